@@ -1,0 +1,30 @@
+"""mtrace: distributed tracing of message flows for ROS 2 (rclpy).
+
+Every traced message carries a W3C trace context in band (a ``TracedHeader``);
+every traced callback runs in the trace of the message it handles; whatever it
+publishes continues that trace. See the README for a tour.
+"""
+
+from mtrace_ros.context import current_trace
+from mtrace_ros.context import TraceContext
+from mtrace_ros.instrumentation.callbacks import wrap
+from mtrace_ros.instrumentation.node import TracedNode
+from mtrace_ros.instrumentation.publisher import create_traced_publisher
+from mtrace_ros.instrumentation.publisher import EnvelopePublisher
+from mtrace_ros.instrumentation.publisher import TracedPublisher
+from mtrace_ros.instrumentation.subscription import create_traced_subscription
+from mtrace_ros.tracing import continue_trace
+from mtrace_ros.tracing import start_trace
+
+__all__ = [
+    'EnvelopePublisher',
+    'TraceContext',
+    'TracedNode',
+    'TracedPublisher',
+    'continue_trace',
+    'create_traced_publisher',
+    'create_traced_subscription',
+    'current_trace',
+    'start_trace',
+    'wrap',
+]

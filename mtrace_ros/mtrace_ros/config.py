@@ -1,0 +1,17 @@
+"""Process-wide switches, read from the environment."""
+
+import os
+
+#: Set to ``0``, ``false``, ``no`` or ``off`` to switch tracing off for a process.
+ENV_ENABLED = 'MTRACE_ENABLED'
+
+
+def tracing_enabled() -> bool:
+    """Return whether tracing is on (``MTRACE_ENABLED`` is unset or truthy).
+
+    Read when a traced publisher or subscription is created and when a trace
+    is started, so a process switched off pays nothing per message, and its
+    wire format stays the same (headers are left as they are).
+    """
+    value = os.environ.get(ENV_ENABLED, '1').strip().lower()
+    return value not in ('0', 'false', 'no', 'off')

@@ -1,0 +1,1 @@
+"""The demo tree of the problem statement: a -> b -> (d, e), a -> c -> f."""

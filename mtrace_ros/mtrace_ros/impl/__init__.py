@@ -1,0 +1,1 @@
+"""mtrace internals: not part of the public API."""

@@ -1,0 +1,1 @@
+"""How publishers, subscriptions and callbacks are wrapped to carry traces."""

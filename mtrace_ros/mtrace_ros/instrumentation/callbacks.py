@@ -1,0 +1,234 @@
+"""How callbacks run inside a trace.
+
+rclpy's executors call subscription callbacks with no notion of context, and
+resume coroutine callbacks with ``coroutine.send(None)`` from whatever thread
+is free, with no per-task :class:`contextvars.Context` (unlike asyncio). So:
+
+* a synchronous callback gets its trace context set on entry and reset in
+  ``finally``, in the thread that runs it;
+* a coroutine callback gets a context of its own (like an asyncio task), and
+  every step of it runs inside that context, so interleaved coroutines never
+  see each other's trace and nothing is left behind in the executor's thread;
+* :func:`wrap` carries the active trace into a thread, a pool or another
+  library's callback.
+
+Wrappers keep what rclpy inspects in a callback: whether it is a coroutine
+function, and how many arguments its signature binds (message, or message and
+``MessageInfo``).
+"""
+
+import contextvars
+import functools
+import inspect
+import time
+from typing import Any
+from typing import Callable
+from typing import Coroutine
+from typing import Generator
+from typing import Optional
+from typing import Tuple
+from typing import TypeVar
+
+from rclpy.impl.rcutils_logger import RcutilsLogger
+
+from mtrace_ros import propagation
+from mtrace_ros import spans
+from mtrace_ros.context import attach
+from mtrace_ros.context import current_trace
+from mtrace_ros.context import detach
+from mtrace_ros.context import new_root
+from mtrace_ros.context import TraceContext
+from mtrace_ros.impl import notices
+
+T = TypeVar('T')
+F = TypeVar('F', bound=Callable[..., Any])
+
+#: Set on callbacks mtrace has wrapped, so that they are never wrapped twice.
+WRAPPED_MARKER = '_mtrace_wrapped'
+
+# Stamps further than this from the receiver's clock give "latency unknown".
+_PLAUSIBLE_LATENCY_NS = 3600 * 1_000_000_000
+
+# Returns (TracedHeader or None, the value handed to the user callback).
+Unpack = Callable[[Any], Tuple[Any, Any]]
+
+
+class _ContextBoundCoroutine:
+    """Awaitable that runs every step of a coroutine inside one Context."""
+
+    __slots__ = ('_coroutine', '_context')
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], context: contextvars.Context):
+        self._coroutine = coroutine
+        self._context = context
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return self  # type: ignore[return-value]
+
+    def __iter__(self) -> '_ContextBoundCoroutine':
+        return self
+
+    def __next__(self) -> Any:
+        return self._context.run(self._coroutine.send, None)
+
+    def send(self, value: Any) -> Any:
+        return self._context.run(self._coroutine.send, value)
+
+    def throw(self, *exc_info: Any) -> Any:
+        return self._context.run(self._coroutine.throw, *exc_info)
+
+    def close(self) -> None:
+        self._context.run(self._coroutine.close)
+
+
+def bind_coroutine(
+    coroutine: Coroutine[Any, Any, T], trace: Optional[TraceContext],
+) -> Coroutine[Any, Any, T]:
+    """
+    Return a coroutine that runs ``coroutine`` with ``trace`` active in all its steps.
+
+    It gets a copy of the caller's :mod:`contextvars` context of its own, as an
+    asyncio task would, so values it sets never leak into the executor's thread.
+    """
+    context = contextvars.copy_context()
+    context.run(attach, trace)
+
+    async def run_bound() -> T:
+        return await _ContextBoundCoroutine(coroutine, context)
+
+    return run_bound()
+
+
+def _mark(wrapper: F) -> F:
+    setattr(wrapper, WRAPPED_MARKER, True)
+    return wrapper
+
+
+def wrap(fn: F) -> F:
+    """
+    Return a callable that runs ``fn`` in the trace active now.
+
+    Python threads and pools do not inherit :mod:`contextvars`: a
+    ``threading.Thread`` started inside a traced callback runs with no trace.
+    Pass ``wrap(target)`` instead of ``target`` (thread targets, executor
+    submissions, done-callbacks, other libraries' callbacks). Coroutine
+    functions stay coroutine functions. Outside any trace, ``fn`` is run with
+    no trace, whatever the calling thread's state.
+    """
+    trace = current_trace()
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run_coroutine_in_trace(*args: Any, **kwargs: Any) -> Any:
+            return await bind_coroutine(fn(*args, **kwargs), trace)
+        return _mark(run_coroutine_in_trace)  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run_in_trace(*args: Any, **kwargs: Any) -> Any:
+        token = attach(trace)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            detach(token)
+    return _mark(run_in_trace)  # type: ignore[return-value]
+
+
+def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
+    """Return publish-stamp-to-now in ns, or ``None`` if the stamp is implausible."""
+    latency = now_ns - propagation.stamp_ns(header)
+    return latency if abs(latency) < _PLAUSIBLE_LATENCY_NS else None
+
+
+def _make_enter(
+    unpack: Unpack, node_name: str, topic: str, logger: RcutilsLogger, tracing: bool,
+) -> Callable[[Any], Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]]:
+    """Return the per-message step shared by sync and coroutine wrappers."""
+
+    def enter(received: Any) -> Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]:
+        try:
+            header, msg = unpack(received)
+        except Exception as ex:  # an unusable message must not reach the executor
+            notices.report(logger, topic, f'dropped a message that cannot be read: {ex}',
+                           error=True)
+            return None
+        if not tracing:
+            return None, msg, None
+        parent = propagation.extract(header) if header is not None else None
+        if parent is None:
+            problem = (
+                'no trace header' if header is None else propagation.header_problem(header))
+            notices.report(logger, topic, f'{problem}; starting a new trace for each such message')
+        span = None
+        if spans.recording() and (parent is None or parent.sampled):
+            latency = None if parent is None else _latency_ns(header, time.time_ns())
+            span = spans.Span(node_name, topic, spans.KIND_RECEIVE, latency)
+        context = new_root(span=span) if parent is None else parent.child(span=span)
+        if span is not None:
+            span.context = context
+        return context, msg, span
+
+    return enter
+
+
+def traced_callback(
+    callback: Callable[..., Any],
+    unpack: Unpack,
+    *,
+    node_name: str,
+    topic: str,
+    logger: RcutilsLogger,
+    tracing: bool = True,
+) -> Callable[..., Any]:
+    """
+    Return a subscription callback that runs ``callback`` in each message's trace.
+
+    :param callback: the user's callback (plain or ``async def``; message, or
+        message and ``MessageInfo``).
+    :param unpack: turns what rclpy hands over into ``(header, user value)``.
+    :param node_name: the node, for spans.
+    :param topic: the resolved topic name, for spans and warnings.
+    :param logger: where problems with received messages are reported.
+    :param tracing: ``False`` only unpacks (tracing switched off).
+    """
+    enter = _make_enter(unpack, node_name, topic, logger, tracing)
+
+    if inspect.iscoroutinefunction(callback):
+        @functools.wraps(callback)
+        async def run_coroutine_traced(received: Any, *info: Any) -> Any:
+            entered = enter(received)
+            if entered is None:
+                return None
+            context, msg, span = entered
+            error = None
+            try:
+                return await bind_coroutine(callback(msg, *info), context)
+            except BaseException as ex:
+                error = ex
+                raise
+            finally:
+                if span is not None:
+                    spans.end(span, error)
+        return _mark(run_coroutine_traced)
+
+    @functools.wraps(callback)
+    def run_traced(received: Any, *info: Any) -> Any:
+        entered = enter(received)
+        if entered is None:
+            return None
+        context, msg, span = entered
+        error = None
+        token = attach(context)
+        try:
+            return callback(msg, *info)
+        except BaseException as ex:
+            error = ex
+            raise
+        finally:
+            detach(token)
+            if span is not None:
+                spans.end(span, error)
+    return _mark(run_traced)
+
+
+def is_wrapped(callback: Callable[..., Any]) -> bool:
+    """Return whether ``callback`` is already one of mtrace's wrappers."""
+    return getattr(callback, WRAPPED_MARKER, False)

@@ -1,0 +1,64 @@
+"""TracedNode: an rclpy ``Node`` that traces every topic whose type can carry a trace."""
+
+from typing import Any
+from typing import Callable
+from typing import Type
+from typing import Union
+
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
+
+from mtrace_ros.config import tracing_enabled
+from mtrace_ros.instrumentation.callbacks import is_wrapped
+from mtrace_ros.instrumentation.publisher import publisher_class_for
+from mtrace_ros.instrumentation.publisher import TracedPublisher
+from mtrace_ros.instrumentation.subscription import trace_callback
+from mtrace_ros.message_types import header_field
+
+
+class TracedNode(Node):
+    """
+    A ``Node`` whose publishers and subscriptions carry traces, for types that can.
+
+    Converting a node means changing its base class: ``create_publisher`` and
+    ``create_subscription`` trace every message type that has a
+    ``TracedHeader`` field (in place: the topic's type does not change). Every
+    other type, and the system topics ``Node.__init__`` itself creates
+    (``/parameter_events``, ``/rosout``), are left exactly as rclpy's ``Node``
+    makes them, so other subscribers, recorders and tools keep working.
+    Envelopes, which change a topic's wire type, are used only by the explicit
+    :func:`mtrace_ros.create_traced_publisher` and
+    :func:`mtrace_ros.create_traced_subscription`.
+    """
+
+    def create_publisher(
+        self,
+        msg_type: Type,
+        topic: str,
+        qos_profile: Union[QoSProfile, int],
+        *,
+        publisher_class: Type[Publisher] = Publisher,
+        **kwargs: Any,
+    ) -> Publisher:
+        """Create a publisher as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
+        if header_field(msg_type) is not None and tracing_enabled():
+            publisher_class = publisher_class_for(TracedPublisher, publisher_class)
+        return super().create_publisher(
+            msg_type, topic, qos_profile, publisher_class=publisher_class, **kwargs)
+
+    def create_subscription(
+        self,
+        msg_type: Type,
+        topic: str,
+        callback: Callable[..., Any],
+        qos_profile: Union[QoSProfile, int],
+        **kwargs: Any,
+    ) -> Subscription:
+        """Create a subscription as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
+        if (header_field(msg_type) is not None and not is_wrapped(callback)
+                and tracing_enabled()):
+            callback = trace_callback(
+                self, msg_type, topic, callback, raw=kwargs.get('raw', False))
+        return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)

@@ -1,0 +1,183 @@
+"""Traced publishers: every published message carries the active trace.
+
+:class:`TracedPublisher` fills the ``TracedHeader`` field of message types
+that have one, in place: the topic keeps its type. :class:`EnvelopePublisher`
+carries any other type inside a ``TracedEnvelope``. Both are rclpy
+``Publisher`` subclasses, created through ``Node.create_publisher(...,
+publisher_class=...)``, rclpy's own seam for this.
+"""
+
+import functools
+from typing import Any
+from typing import Optional
+from typing import Tuple
+from typing import Type
+from typing import TypeVar
+from typing import Union
+
+from mtrace_msgs.msg import TracedEnvelope
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
+
+from mtrace_ros import envelope
+from mtrace_ros import propagation
+from mtrace_ros import spans
+from mtrace_ros.config import tracing_enabled
+from mtrace_ros.context import current_trace
+from mtrace_ros.context import new_root
+from mtrace_ros.context import TraceContext
+from mtrace_ros.message_types import header_field
+
+MsgT = TypeVar('MsgT')
+
+
+def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]]:
+    """
+    Return the context a publish runs in, and the root span it opened, if any.
+
+    That is the active context, or, outside any trace, the root of a new trace
+    of its own. The publish is noted on the span being recorded.
+    """
+    context = current_trace()
+    root = None
+    if context is None:
+        root = spans.begin(publisher.logger_name, None, spans.KIND_ROOT)
+        context = new_root(span=root)
+        if root is not None:
+            root.context = context
+    span = context.span
+    if span is not None:
+        span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
+    return context, root
+
+
+class TracedPublisher(Publisher[MsgT]):
+    """
+    A publisher that writes the active trace into each message's ``TracedHeader``.
+
+    .. warning:: Create it with :func:`mtrace_ros.create_traced_publisher` or
+       through a :class:`mtrace_ros.TracedNode`, not with this constructor.
+
+    Inside a trace, the header gets that trace's id and the current span's id;
+    outside any trace, each message starts a new root trace of its own.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = header_field(self.msg_type)
+        if field is None:
+            raise TypeError(
+                f'{self.msg_type.__name__} has no TracedHeader field; '
+                'use create_traced_publisher() to trace it in an envelope')
+        self._header_field = field
+        #: The resolved topic name, read once (it is a C call).
+        self.mtrace_topic = self.topic_name
+
+    def publish(self, msg: Union[MsgT, bytes]) -> None:
+        """
+        Fill the message's trace header from the active trace, then publish it.
+
+        Serialized messages (``bytes``) are deserialized to fill the header.
+
+        :raises TypeError: if ``msg`` is neither a ``msg_type`` nor ``bytes``.
+        """
+        if isinstance(msg, bytes):
+            msg = deserialize_message(msg, self.msg_type)
+        elif not isinstance(msg, self.msg_type):
+            raise TypeError(f'Expected {self.msg_type}, got {type(msg)}')
+        context, root = _publish_context(self)
+        try:
+            propagation.inject(getattr(msg, self._header_field), context)
+            super().publish(msg)
+        finally:
+            if root is not None:
+                spans.end(root)
+
+
+class EnvelopePublisher(Publisher[TracedEnvelope]):
+    """
+    A publisher that sends messages of any type inside a ``TracedEnvelope``.
+
+    .. warning:: Create it with :func:`mtrace_ros.create_traced_publisher`.
+
+    :meth:`publish` takes messages of :attr:`payload_type` (or their serialized
+    bytes); :attr:`msg_type`, the topic's type on the wire, is
+    ``mtrace_msgs/msg/TracedEnvelope``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The user's message type carried in the envelopes; set by the factory.
+        self.payload_type: Type = type(None)
+        #: Whether envelopes get the active trace (off: their header stays empty).
+        self.tracing = True
+        self.mtrace_topic = self.topic_name
+
+    def publish(self, msg: Any) -> None:
+        """
+        Wrap ``msg`` (a :attr:`payload_type` message, or its bytes) and publish it.
+
+        :raises TypeError: if ``msg`` is neither a :attr:`payload_type` nor ``bytes``.
+        """
+        if not isinstance(msg, (self.payload_type, bytes)):
+            raise TypeError(f'Expected {self.payload_type}, got {type(msg)}')
+        sealed = envelope.seal(msg, self.payload_type)
+        if not self.tracing:
+            super().publish(sealed)
+            return
+        context, root = _publish_context(self)
+        try:
+            propagation.inject(sealed.header, context)
+            super().publish(sealed)
+        finally:
+            if root is not None:
+                spans.end(root)
+
+
+@functools.lru_cache(maxsize=None)
+def publisher_class_for(traced_class: Type[Publisher], user_class: Type[Publisher]) -> Type:
+    """Return ``traced_class``, combined with the user's ``publisher_class`` if one was given."""
+    if issubclass(user_class, (TracedPublisher, EnvelopePublisher)):
+        return user_class  # already traced: never trace twice
+    if user_class is Publisher:
+        return traced_class
+    return type(f'Traced{user_class.__name__}', (traced_class, user_class), {})
+
+
+def create_traced_publisher(
+    node: Node,
+    msg_type: Type[MsgT],
+    topic: str,
+    qos_profile: Union[QoSProfile, int],
+    **kwargs: Any,
+) -> Publisher:
+    """
+    Create a publisher whose messages carry the active trace.
+
+    Takes the arguments of ``Node.create_publisher``. A type with a
+    ``TracedHeader`` field keeps its type on the wire and gets the header
+    filled in. Any other type is sent inside a ``TracedEnvelope``: subscribe to
+    it with :func:`mtrace_ros.create_traced_subscription`, since untraced
+    subscribers and tools cannot read envelopes.
+
+    With tracing switched off (``MTRACE_ENABLED=0``) headers are left as they
+    are, and envelopes are still used so that both ends keep matching.
+
+    :return: a :class:`TracedPublisher`, or an :class:`EnvelopePublisher`.
+    """
+    user_class = kwargs.pop('publisher_class', Publisher)
+    if header_field(msg_type) is not None:
+        if not tracing_enabled():
+            return node.create_publisher(
+                msg_type, topic, qos_profile, publisher_class=user_class, **kwargs)
+        return node.create_publisher(
+            msg_type, topic, qos_profile,
+            publisher_class=publisher_class_for(TracedPublisher, user_class), **kwargs)
+    publisher = node.create_publisher(
+        TracedEnvelope, topic, qos_profile,
+        publisher_class=publisher_class_for(EnvelopePublisher, user_class), **kwargs)
+    publisher.payload_type = msg_type
+    publisher.tracing = tracing_enabled()
+    return publisher

@@ -1,0 +1,100 @@
+"""Traced subscriptions: each callback runs in the trace of the message it handles.
+
+rclpy's ``create_subscription`` has no class hook, so the callback is
+wrapped (see :mod:`mtrace_ros.instrumentation.callbacks`) and the returned
+object is rclpy's own ``Subscription``.
+"""
+
+from typing import Any
+from typing import Callable
+from typing import Tuple
+from typing import Type
+from typing import Union
+
+from mtrace_msgs.msg import TracedEnvelope
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
+from rclpy.subscription import Subscription
+
+from mtrace_ros import envelope
+from mtrace_ros.config import tracing_enabled
+from mtrace_ros.instrumentation.callbacks import traced_callback
+from mtrace_ros.instrumentation.callbacks import Unpack
+from mtrace_ros.message_types import header_field
+
+
+def _header_unpacker(msg_type: Type, field: str, raw: bool) -> Unpack:
+    """Read the header of a message that has one; the user gets what rclpy gave."""
+    if raw:
+        def unpack_raw(data: bytes) -> Tuple[Any, bytes]:
+            return getattr(deserialize_message(data, msg_type), field), data
+        return unpack_raw
+
+    def unpack(msg: Any) -> Tuple[Any, Any]:
+        return getattr(msg, field), msg
+    return unpack
+
+
+def _envelope_unpacker(msg_type: Type, raw: bool) -> Unpack:
+    """Open an envelope; the user gets the inner message (or its bytes, if raw)."""
+    if raw:
+        def unpack_raw(data: bytes) -> Tuple[Any, bytes]:
+            sealed = deserialize_message(data, TracedEnvelope)
+            return sealed.header, envelope.payload_bytes(sealed, msg_type)
+        return unpack_raw
+
+    def unpack(sealed: TracedEnvelope) -> Tuple[Any, Any]:
+        return sealed.header, envelope.open_envelope(sealed, msg_type)
+    return unpack
+
+
+def _resolved(node: Node, topic: str) -> str:
+    try:
+        return node.resolve_topic_name(topic)
+    except Exception:  # an invalid name: create_subscription raises the right error
+        return topic
+
+
+def trace_callback(
+    node: Node, msg_type: Type, topic: str, callback: Callable[..., Any], *, raw: bool = False,
+) -> Callable[..., Any]:
+    """Return ``callback`` wrapped to run in each message's trace (header types only)."""
+    field = header_field(msg_type)
+    if field is None:
+        raise TypeError(f'{msg_type.__name__} has no TracedHeader field')
+    return traced_callback(
+        callback, _header_unpacker(msg_type, field, raw),
+        node_name=node.get_logger().name, topic=_resolved(node, topic),
+        logger=node.get_logger(), tracing=tracing_enabled())
+
+
+def create_traced_subscription(
+    node: Node,
+    msg_type: Type,
+    topic: str,
+    callback: Callable[..., Any],
+    qos_profile: Union[QoSProfile, int],
+    **kwargs: Any,
+) -> Subscription:
+    """
+    Create a subscription whose callback runs in the trace of each message.
+
+    Takes the arguments of ``Node.create_subscription``, including ``raw=``,
+    ``async def`` callbacks and callbacks taking a ``MessageInfo``. For a type
+    with no ``TracedHeader`` field it subscribes to the ``TracedEnvelope``\\ s
+    that :func:`mtrace_ros.create_traced_publisher` sends, and hands the
+    callback the original message.
+
+    :return: rclpy's ``Subscription`` (its ``msg_type`` is the wire type).
+    """
+    raw = kwargs.get('raw', False)
+    if header_field(msg_type) is not None:
+        if tracing_enabled():
+            callback = trace_callback(node, msg_type, topic, callback, raw=raw)
+        return node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+    wrapped = traced_callback(
+        callback, _envelope_unpacker(msg_type, raw),
+        node_name=node.get_logger().name, topic=_resolved(node, topic),
+        logger=node.get_logger(), tracing=tracing_enabled())
+    return node.create_subscription(TracedEnvelope, topic, wrapped, qos_profile, **kwargs)

@@ -1,0 +1,76 @@
+"""How a trace context crosses the wire: writing and reading ``TracedHeader``.
+
+:func:`inject` fills a header from the active context as a message is
+published; :func:`extract` reads the publisher's context back on the other
+side. A header with no trace (all-zero ids: an untraced publisher, or a
+message built by hand) extracts to ``None``; :func:`header_problem` says why.
+"""
+
+import time
+from typing import Any
+from typing import Optional
+
+import numpy
+
+from mtrace_ros.context import TraceContext
+from mtrace_ros.ids import INVALID_SPAN_ID
+from mtrace_ros.ids import INVALID_TRACE_ID
+
+_NS_PER_SEC = 1_000_000_000
+
+
+def _wire_ids(context: TraceContext) -> Any:
+    """Return the context's ids as read-only uint8 arrays.
+
+    The generated ``uint8[N]`` setters take a numpy array as is, but validate a
+    bytes or list value element by element: arrays are about twice as fast.
+    """
+    return (
+        numpy.frombuffer(context.trace_id_bytes, dtype=numpy.uint8),
+        numpy.frombuffer(context.span_id_bytes, dtype=numpy.uint8),
+    )
+
+
+def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -> None:
+    """
+    Write ``context`` and the publish time into a ``TracedHeader`` in place.
+
+    :param header: a ``mtrace_msgs.msg.TracedHeader``.
+    :param context: the span that publishes the message.
+    :param stamp_ns: the publish time in nanoseconds since the epoch
+        (default: now, by the system clock, as in ROS log and message stamps).
+    """
+    header.trace_id, header.span_id = context.memo('wire_ids', _wire_ids)
+    header.flags = context.flags
+    sec, nanosec = divmod(time.time_ns() if stamp_ns is None else stamp_ns, _NS_PER_SEC)
+    stamp = header.stamp
+    stamp.sec = sec
+    stamp.nanosec = nanosec
+
+
+def extract(header: Any) -> Optional[TraceContext]:
+    """Return the publisher's context from a ``TracedHeader``, or ``None`` if it has none."""
+    trace_id = header.trace_id.tobytes()
+    span_id = header.span_id.tobytes()
+    if trace_id == INVALID_TRACE_ID or span_id == INVALID_SPAN_ID:
+        return None
+    return TraceContext(trace_id, span_id, None, header.flags)
+
+
+def header_problem(header: Any) -> Optional[str]:
+    """Say what makes a header carry no usable trace, or ``None`` if it carries one."""
+    no_trace = header.trace_id.tobytes() == INVALID_TRACE_ID
+    no_span = header.span_id.tobytes() == INVALID_SPAN_ID
+    if no_trace and no_span:
+        return 'no trace context (all-zero ids: untraced publisher?)'
+    if no_trace:
+        return 'all-zero trace_id'
+    if no_span:
+        return 'all-zero span_id'
+    return None
+
+
+def stamp_ns(header: Any) -> int:
+    """Return the header's publish stamp in nanoseconds since the epoch."""
+    stamp = header.stamp
+    return stamp.sec * _NS_PER_SEC + stamp.nanosec

@@ -1,0 +1,112 @@
+"""Starting and continuing traces explicitly: roots, outside callers, late processing."""
+
+import contextlib
+from typing import Any
+from typing import Iterator
+from typing import Optional
+
+from mtrace_msgs.msg import TracedHeader
+
+from mtrace_ros import propagation
+from mtrace_ros import spans
+from mtrace_ros import traceparent as w3c
+from mtrace_ros.config import tracing_enabled
+from mtrace_ros.context import attach
+from mtrace_ros.context import detach
+from mtrace_ros.context import new_root
+from mtrace_ros.context import TraceContext
+from mtrace_ros.ids import new_span_id
+from mtrace_ros.message_types import header_field
+
+
+@contextlib.contextmanager
+def _active(context: TraceContext) -> Iterator[TraceContext]:
+    """Run the ``with`` body in ``context``, ending its span (if recorded) afterwards."""
+    token = attach(context)
+    error: Optional[BaseException] = None
+    try:
+        yield context
+    except BaseException as ex:
+        error = ex
+        raise
+    finally:
+        detach(token)
+        if context.span is not None:
+            spans.end(context.span, error)
+
+
+@contextlib.contextmanager
+def start_trace(
+    traceparent: Optional[str] = None, *, node: str = '',
+) -> Iterator[Optional[TraceContext]]:
+    """
+    Start a new root trace for the ``with`` body, or continue an outside one.
+
+    A root node's timer wraps each tick in ``with start_trace():``; everything
+    published inside carries the new trace, and every callback that handles it
+    runs in it.
+
+    :param traceparent: a W3C ``traceparent`` string (from an HTTP request, a
+        ``TRACEPARENT`` environment variable, another tracer): the body then
+        runs in a new span of that trace, child of the span it names.
+    :param node: the name the root span is recorded under.
+    :raises ValueError: if ``traceparent`` is malformed or invalid, saying why.
+    :return: the new context (``None`` when tracing is switched off).
+    """
+    parsed = None if traceparent is None else w3c.parse(traceparent)
+    if not tracing_enabled():
+        yield None
+        return
+    if parsed is None:
+        span = spans.begin(node, None, spans.KIND_ROOT)
+        context = new_root(span=span)
+    else:
+        trace_id, parent_id, flags = parsed
+        span = spans.begin(node, None, spans.KIND_ROOT) if flags & 1 else None
+        context = TraceContext(trace_id, new_span_id(), parent_id, flags, span=span)
+    if span is not None:
+        span.context = context
+    with _active(context) as active:
+        yield active
+
+
+def _context_of(message: Any) -> Optional[TraceContext]:
+    if isinstance(message, TraceContext):
+        return message
+    if isinstance(message, TracedHeader):
+        return propagation.extract(message)
+    field = header_field(type(message))
+    if field is None:
+        raise TypeError(
+            f'continue_trace() needs a message with a TracedHeader field, a TracedHeader, '
+            f'or a TraceContext; got {type(message).__name__}')
+    return propagation.extract(getattr(message, field))
+
+
+@contextlib.contextmanager
+def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceContext]]:
+    """
+    Run the ``with`` body in the trace of a message received earlier.
+
+    For timers and caches that process the latest message later, at their own
+    rate: the body runs in a new span whose parent is the span that published
+    ``message``. A message without a trace starts a new root trace.
+
+    :param message: a message with a ``TracedHeader`` field (or an envelope),
+        a ``TracedHeader``, or a :class:`TraceContext` saved from
+        :func:`mtrace_ros.current_trace` (for envelope-traced types, whose
+        callback gets the message without its header).
+    :param node: the name the span is recorded under.
+    :raises TypeError: if ``message`` cannot carry a trace.
+    """
+    parent = _context_of(message)
+    if not tracing_enabled():
+        yield None
+        return
+    sampled = parent is None or parent.sampled
+    span = spans.begin(node, None, spans.KIND_RECEIVE) if sampled else None
+    context = new_root(span=span) if parent is None else parent.child(span=span)
+    if span is not None:
+        span.context = context
+    with _active(context) as active:
+        yield active

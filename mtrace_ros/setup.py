@@ -1,0 +1,31 @@
+"""Install mtrace_ros the ROS 2 ament_python way (see setup.cfg for script dirs)."""
+
+from glob import glob
+
+from setuptools import find_packages
+from setuptools import setup
+
+package_name = 'mtrace_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    package_data={package_name: ['py.typed']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='mtrace developers',
+    maintainer_email='mtrace@example.com',
+    description='Distributed tracing of message flows for rclpy.',
+    license='Apache-2.0',
+    extras_require={'test': ['pytest', 'pytest-timeout']},
+    entry_points={
+        'console_scripts': [
+        ],
+    },
+)
