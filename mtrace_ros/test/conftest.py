@@ -1,0 +1,162 @@
+"""Shared fixtures: isolated ROS domains, rclpy contexts, nodes and child processes.
+
+Every test gets its own ROS_DOMAIN_ID with localhost-only discovery, so that
+test runs on one machine never see each other. Waits poll with deadlines.
+"""
+
+import itertools
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Optional
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import Executor
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ.pop('ROS_STATIC_PEERS', None)
+
+NODES_DIR = pathlib.Path(__file__).parent / 'nodes'
+#: Discovery between processes usually takes ~50 ms, sometimes 2 s; allow 10.
+DEADLINE_SEC = 10.0
+
+_domain_counter = itertools.count()
+
+
+def next_domain_id() -> int:
+    """Return a domain id unlikely to be used by another test run on this machine."""
+    return 1 + (os.getpid() * 31 + next(_domain_counter)) % 100
+
+
+@pytest.fixture
+def domain_id(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Give the test (and the processes it starts) a domain of its own."""
+    domain = next_domain_id()
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+    return domain
+
+
+@pytest.fixture
+def ros_context(domain_id: int):
+    """Yield an initialized rclpy Context on the test's domain; shut it down after."""
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    yield context
+    context.try_shutdown()
+
+
+@pytest.fixture
+def make_node(ros_context: Context):
+    """Return a factory of nodes in the test's context, destroyed after the test."""
+    nodes = []
+
+    def make(node_class: Callable = Node, name: str = 'test_node', **kwargs):
+        node = node_class(name, context=ros_context, **kwargs)
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.destroy_node()
+
+
+@pytest.fixture
+def executor(ros_context: Context):
+    """Yield a SingleThreadedExecutor in the test's context."""
+    executor = SingleThreadedExecutor(context=ros_context)
+    yield executor
+    executor.shutdown()
+
+
+def spin_until(
+    executor: Executor, predicate: Callable[[], bool], timeout_sec: float = DEADLINE_SEC,
+) -> bool:
+    """Spin ``executor`` until ``predicate()`` holds; return whether it did in time."""
+    deadline = time.monotonic() + timeout_sec
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        executor.spin_once(timeout_sec=0.05)
+    return True
+
+
+def wait_until(predicate: Callable[[], bool], timeout_sec: float = DEADLINE_SEC) -> bool:
+    """Poll ``predicate()`` until it holds; return whether it did in time."""
+    deadline = time.monotonic() + timeout_sec
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class ChildProcess:
+    """A process started by a test, its output captured to a file."""
+
+    def __init__(self, args: List[str], log_path: pathlib.Path, env: Dict[str, str]):
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, 'wb')
+        self.popen = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+
+    def output(self) -> str:
+        """Return everything the process printed so far."""
+        return self.log_path.read_text(errors='replace')
+
+    def lines(self) -> List[str]:
+        return self.output().splitlines()
+
+    def stop(self, timeout_sec: float = 10.0) -> Optional[int]:
+        """SIGINT the process group, then SIGKILL it if it lingers; return the exit code."""
+        if self.popen.poll() is None:
+            _signal_group(self.popen, signal.SIGINT)
+            try:
+                self.popen.wait(timeout_sec)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.popen, signal.SIGKILL)
+                self.popen.wait(timeout_sec)
+        _signal_group(self.popen, signal.SIGKILL)  # anything it left behind
+        self._log.close()
+        return self.popen.returncode
+
+
+def _signal_group(popen: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture
+def processes(domain_id: int, tmp_path: pathlib.Path):
+    """Return a launcher of child processes; all are stopped when the test ends."""
+    started: List[ChildProcess] = []
+
+    def launch(args: List[str], name: str = 'child', env: Optional[Dict] = None):
+        child_env = dict(os.environ)
+        child_env.update(env or {})
+        child_env['PYTHONUNBUFFERED'] = '1'
+        child = ChildProcess(args, tmp_path / f'{name}-{len(started)}.log', child_env)
+        started.append(child)
+        return child
+
+    yield launch
+    for child in started:
+        child.stop()
+
+
+def node_script(name: str) -> List[str]:
+    """Return the command that runs one of the test node scripts in test/nodes/."""
+    return [sys.executable, str(NODES_DIR / name)]
