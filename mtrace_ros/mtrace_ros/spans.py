@@ -9,6 +9,8 @@ tracing costs only the context switch.
 
 import threading
 import time
+from typing import Any
+from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Protocol
@@ -56,6 +58,33 @@ class Span:
     def add_link(self, context: TraceContext) -> None:
         """Link this span to a span of another trace."""
         self.links.append((context.trace_id_bytes, context.span_id_bytes))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """
+        Return the span as one JSON Lines record (the format of ``mtrace collect``).
+
+        Ids are lowercase hex; times are integer nanoseconds since the epoch;
+        ``latency_ns`` is ``None`` when unknown; ``error`` is ``None`` when the
+        span ended normally.
+        """
+        context = self.context
+        return {
+            'trace_id': context.trace_id if context else None,
+            'span_id': context.span_id if context else None,
+            'parent_span_id': context.parent_span_id if context else None,
+            'node': self.node,
+            'topic': self.topic,
+            'kind': self.kind,
+            'start_ns': self.start_ns,
+            'end_ns': self.end_ns,
+            'latency_ns': self.latency_ns,
+            'error': self.error,
+            'publishes': [
+                {'topic': topic, 'subscriber_count': count} for topic, count in self.publishes],
+            'links': [
+                {'trace_id': trace_id.hex(), 'span_id': span_id.hex()}
+                for trace_id, span_id in self.links],
+        }
 
 
 class SpanSink(Protocol):
