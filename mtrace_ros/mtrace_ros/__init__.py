@@ -1,4 +1,5 @@
-"""mtrace: distributed tracing of message flows for ROS 2 (rclpy).
+"""
+mtrace: distributed tracing of message flows for ROS 2 (rclpy).
 
 Every traced message carries a W3C trace context in band (a ``TracedHeader``);
 every traced callback runs in the trace of the message it handles; whatever it

@@ -7,7 +7,8 @@ ENV_ENABLED = 'MTRACE_ENABLED'
 
 
 def tracing_enabled() -> bool:
-    """Return whether tracing is on (``MTRACE_ENABLED`` is unset or truthy).
+    """
+    Return whether tracing is on (``MTRACE_ENABLED`` is unset or truthy).
 
     Read when a traced publisher or subscription is created and when a trace
     is started, so a process switched off pays nothing per message, and its

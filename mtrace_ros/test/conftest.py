@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated ROS domains, rclpy contexts, nodes and child processes.
+"""
+Shared fixtures: isolated ROS domains, rclpy contexts, nodes and child processes.
 
 Every test gets its own ROS_DOMAIN_ID with localhost-only discovery, so that
 test runs on one machine never see each other. Waits poll with deadlines.
