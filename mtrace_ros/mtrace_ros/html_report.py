@@ -96,8 +96,8 @@ def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Sc
     classes = ['span'] + ['error'] * (span.error is not None) + ['orphan'] * bool(node.detached)
     details = [
         f'span {span.span_id}', f'parent {span.parent_span_id or "none"}',
-        f'kind {span.kind}', f'start {_utc(span.start_ns)}']
-    details += [f'publish {publish.topic} ({publish.subscriber_count} subscribers)'
+        f'kind {printable(span.kind)}', f'start {_utc(span.start_ns)}']
+    details += [f'publish {printable(publish.topic)}, subscribers: {publish.subscriber_count}'
                 for publish in span.publishes]
     label = [
         f'<span class="node">{_e(span.node)}</span>',
@@ -123,7 +123,7 @@ def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Sc
     lane += scale.bar('run', span.start_ns, span.end_ns)
     return (
         f'<tr class="{" ".join(classes)}" id="{_anchor(trace.trace_id, span.span_id)}" '
-        f'title="{_e(chr(10).join(details))}"><td class="label">{_e(row.prefix)}'
+        f'title="{html.escape(chr(10).join(details))}"><td class="label">{_e(row.prefix)}'
         + '  '.join(label) + f'</td><td class="lane">{lane}</td></tr>')
 
 
