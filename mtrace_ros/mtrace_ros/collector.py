@@ -1,4 +1,5 @@
-"""Collect spans from the span topic and write them as JSON Lines.
+"""
+Collect spans from the span topic and write them as JSON Lines.
 
 The collector is a plain rclpy node: it records no spans itself (a span for
 each span received would feed the topic it reads). It stops after a count,
@@ -15,6 +16,8 @@ from typing import List
 from typing import Optional
 from typing import TextIO
 
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.span_messages import span_message_to_dict
 import rclpy
 from rclpy.context import Context
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -23,10 +26,6 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-
-from mtrace_msgs.msg import Span as SpanMsg
-
-from mtrace_ros.span_messages import span_message_to_dict
 
 #: Where mtrace publishes the spans of every process.
 SPAN_TOPIC = '/mtrace/spans'

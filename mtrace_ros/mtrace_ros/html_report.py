@@ -1,4 +1,5 @@
-"""A self-contained HTML page of traces: each trace's tree beside a waterfall.
+"""
+A self-contained HTML page of traces: each trace's tree beside a waterfall.
 
 For people who would rather look than read. The page has inline CSS only:
 no script, no font, no image, no URL, so it opens offline and anywhere.

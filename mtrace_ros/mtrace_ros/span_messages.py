@@ -1,4 +1,5 @@
-"""From the span topic's ``mtrace_msgs/Span`` message to the JSON Lines record.
+"""
+From the span topic's ``mtrace_msgs/Span`` message to the JSON Lines record.
 
 The record is the one :meth:`mtrace_ros.spans.Span.to_dict` makes, so spans
 written in-process and spans collected from the topic read the same.
@@ -9,7 +10,6 @@ from typing import Dict
 from typing import Optional
 
 from mtrace_msgs.msg import Span as SpanMsg
-
 from mtrace_ros.spans import KIND_RECEIVE
 from mtrace_ros.spans import KIND_ROOT
 

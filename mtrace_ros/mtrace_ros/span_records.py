@@ -1,4 +1,5 @@
-"""Read span records (JSON Lines, as ``mtrace collect`` writes them) and check them.
+"""
+Read span records (JSON Lines, as ``mtrace collect`` writes them) and check them.
 
 Span files come from other processes and other hosts, may be cut short or
 concatenated, and may hold anything. Every line is checked field by field;

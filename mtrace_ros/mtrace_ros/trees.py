@@ -1,4 +1,5 @@
-"""Rebuild traces from span records: one tree per trace, and its text picture.
+"""
+Rebuild traces from span records: one tree per trace, and its text picture.
 
 Spans are grouped by trace id and hung under their parents. What cannot be
 placed is kept and marked, never dropped: a span whose parent was not
@@ -69,17 +70,17 @@ class Trace:
 
     @property
     def start_ns(self) -> int:
-        """The start of the earliest span."""
+        """Return the start of the earliest span."""
         return min(node.span.start_ns for node in self.nodes.values())
 
     @property
     def end_ns(self) -> int:
-        """The end of the latest span."""
+        """Return the end of the latest span."""
         return max(node.span.end_ns for node in self.nodes.values())
 
     @property
     def duration_ns(self) -> int:
-        """From the first span's start to the last span's end."""
+        """Return the time from the first span's start to the last span's end."""
         return self.end_ns - self.start_ns
 
     def summary(self) -> str:
@@ -244,8 +245,8 @@ def parent_note(node: SpanNode) -> Optional[str]:
 def describe_span(node: SpanNode, forest: Forest) -> str:
     """Return a span's line: node, hop, time taken, and marks for orphans, errors, links."""
     span = node.span
-    parts = [printable(span.node), hop_text(span), 'took ' + format_ms(span.end_ns - span.start_ns)]
-    parts.append(parent_note(node) or '')
+    took = 'took ' + format_ms(span.end_ns - span.start_ns)
+    parts = [printable(span.node), hop_text(span), took, parent_note(node) or '']
     if span.error is not None:
         parts.append('ERROR ' + printable(span.error))
     for link in span.links:

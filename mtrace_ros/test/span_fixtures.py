@@ -8,7 +8,6 @@ from typing import Tuple
 from mtrace_msgs.msg import Span as SpanMsg
 from mtrace_msgs.msg import SpanLink
 from mtrace_msgs.msg import SpanPublish
-
 from mtrace_ros import spans
 from mtrace_ros.context import TraceContext
 

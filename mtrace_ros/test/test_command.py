@@ -10,14 +10,12 @@ from typing import List
 
 from conftest import DEADLINE_SEC
 from conftest import wait_until
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.collector import SPAN_QOS
+from mtrace_ros.collector import SPAN_TOPIC
 import pytest
 from span_fixtures import make_span
 from span_fixtures import to_message
-
-from mtrace_msgs.msg import Span as SpanMsg
-
-from mtrace_ros.collector import SPAN_QOS
-from mtrace_ros.collector import SPAN_TOPIC
 
 DATA = pathlib.Path(__file__).parent / 'data'
 SPAN_FILE = DATA / 'spans.jsonl'

@@ -58,7 +58,8 @@ def test_page_of_the_span_file_parses_and_has_a_row_for_every_span():
     with open(DATA / 'spans.jsonl', 'rb') as stream:
         page, forest = page_of(list(stream))
     text = ''.join(page.text)
-    spans = [(trace.trace_id, node.span) for trace in forest.traces for node in trace.nodes.values()]
+    spans = [
+        (trace.trace_id, node.span) for trace in forest.traces for node in trace.nodes.values()]
     assert len(spans) == 9
     for trace_id, span in spans:
         assert f'span-{trace_id}-{span.span_id}' in page.ids()

@@ -1,10 +1,9 @@
 """A span received from the span topic reads exactly like the span recorded in-process."""
 
-from span_fixtures import make_span
-from span_fixtures import to_message
-
 from mtrace_ros.context import TraceContext
 from mtrace_ros.span_messages import span_message_to_dict
+from span_fixtures import make_span
+from span_fixtures import to_message
 
 
 def test_root_span_message_gives_the_records_nones():

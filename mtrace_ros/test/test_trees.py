@@ -3,13 +3,12 @@
 import json
 import pathlib
 
-import pytest
-
 from mtrace_ros.span_records import parse_record
 from mtrace_ros.span_records import read_records
 from mtrace_ros.span_records import RecordError
 from mtrace_ros.trees import Forest
 from mtrace_ros.trees import render_text
+import pytest
 
 DATA = pathlib.Path(__file__).parent / 'data'
 T1 = '4bf92f3577b34da6a3ce929d0e0e4736'

@@ -6,13 +6,12 @@ import sys
 from typing import List
 from typing import Optional
 
+from mtrace_ros.command import collect
+from mtrace_ros.command import html_page
+from mtrace_ros.command import tree
 from rclpy.utilities import remove_ros_args
 
-from mtrace_ros.command import collect
-from mtrace_ros.command import html
-from mtrace_ros.command import tree
-
-VERBS = {'collect': collect, 'tree': tree, 'html': html}
+VERBS = {'collect': collect, 'tree': tree, 'html': html_page}
 
 
 def make_parser() -> argparse.ArgumentParser:
