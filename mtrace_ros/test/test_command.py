@@ -54,7 +54,7 @@ def test_tree_of_a_file_and_of_stdin(mtrace):
     from_stdin = run([mtrace, 'tree', '-'], input=SPAN_FILE.read_text(encoding='utf-8'))
     assert from_stdin.returncode == 0, from_stdin.stderr
     assert from_stdin.stdout == expected
-    assert 'mtrace tree: -:4: not JSON' in from_stdin.stderr
+    assert 'mtrace tree: <stdin>:4: not JSON' in from_stdin.stderr
 
 
 def test_tree_selects_traces_and_reports_errors(mtrace, tmp_path):

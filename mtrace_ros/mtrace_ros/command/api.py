@@ -44,8 +44,9 @@ def load_traces(args: argparse.Namespace, command: str) -> Tuple[Forest, List[Tr
                 records, bad = read_records(stream)
     except OSError as error:
         raise RuntimeError(f'cannot read {args.file}: {error.strerror}') from None
+    name = '<stdin>' if args.file == '-' else args.file
     for line in bad:
-        print(f'mtrace {command}: {args.file}:{line.number}: {line.reason}; line skipped',
+        print(f'mtrace {command}: {name}:{line.number}: {line.reason}; line skipped',
               file=sys.stderr)
     forest = Forest(records)
     return forest, forest.select(args.trace, args.limit)
