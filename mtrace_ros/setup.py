@@ -29,6 +29,13 @@ setup(
     entry_points={
         'console_scripts': [
             'mtrace = mtrace_ros.command.mtrace:main',
+            # The demo tree (mtrace_ros/demo/topology.py): one script per node.
+            'a = mtrace_ros.demo.nodes:main_a',
+            'b = mtrace_ros.demo.nodes:main_b',
+            'c = mtrace_ros.demo.nodes:main_c',
+            'd = mtrace_ros.demo.nodes:main_d',
+            'e = mtrace_ros.demo.nodes:main_e',
+            'f = mtrace_ros.demo.nodes:main_f',
         ],
     },
 )
