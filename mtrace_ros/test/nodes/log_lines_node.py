@@ -46,15 +46,12 @@ class LogLines(TracedNode):
 
 
 def main() -> None:
-    rclpy.init()
-    node = LogLines(sys.argv[1])
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    with rclpy.init():
+        node = LogLines(sys.argv[1])
+        try:
+            rclpy.spin(node)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
 
 
 if __name__ == '__main__':
