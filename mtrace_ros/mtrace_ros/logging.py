@@ -54,8 +54,8 @@ def instrument_logging(fmt: Optional[str] = None) -> None:
 
     :param fmt: how a line is written, with the fields ``{trace_id}``,
         ``{span_id}`` and ``{message}`` (literal text around them is kept;
-        ``{message}`` must appear once, ids may take a format spec such as
-        ``{trace_id:.8}``). ``None`` keeps the format in use, which at first is
+        without ``{message}`` the format is put before the message; ids may
+        take a format spec such as ``{trace_id:.8}``). ``None`` keeps the format in use, which at first is
         the ``MTRACE_LOG_FORMAT`` environment variable, or
         :data:`DEFAULT_LOG_FORMAT`. ``'{message}'`` leaves rclpy's lines as they
         are (records still get the id attributes).

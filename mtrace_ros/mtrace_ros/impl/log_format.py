@@ -2,7 +2,8 @@
 
 The message is never used as a format string (it may contain ``{}`` or
 ``%s``): the format is split at ``{message}`` into a head and a tail, which are
-filled in once per trace context and concatenated around the message.
+filled in once per trace context and concatenated around the message. A
+format without ``{message}`` is a prefix: the message follows it.
 """
 
 import string
@@ -43,10 +44,10 @@ def _split(fmt: str) -> Tuple[str, str]:
             raise ValueError(
                 f'log format {fmt!r} has the field {{{field}}}; it may use only '
                 '{trace_id}, {span_id} and {message}')
-    if len(parts) != 2:
-        raise ValueError(
-            f'log format {fmt!r} must contain {{message}} exactly once, '
-            f'found it {len(parts) - 1} times')
+    if len(parts) > 2:
+        raise ValueError(f'log format {fmt!r} may contain {{message}} only once')
+    if len(parts) == 1:
+        parts.append([])
     head, tail = (''.join(part) for part in parts)
     try:
         head.format(**_SAMPLE_IDS)
@@ -65,8 +66,8 @@ class LogFormat:
         """
         Parse ``fmt``.
 
-        :raises ValueError: if ``fmt`` lacks ``{message}``, has it twice, or
-            uses a field other than ``{trace_id}``, ``{span_id}``, ``{message}``.
+        :raises ValueError: if ``fmt`` has ``{message}`` twice, or uses a field
+            other than ``{trace_id}``, ``{span_id}``, ``{message}``.
         """
         self.text = fmt
         self._head, self._tail = _split(fmt)
