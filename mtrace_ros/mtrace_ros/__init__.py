@@ -14,11 +14,14 @@ from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
+from mtrace_ros.logging import instrument_logging
+from mtrace_ros.logging import RosLogHandler
 from mtrace_ros.tracing import continue_trace
 from mtrace_ros.tracing import start_trace
 
 __all__ = [
     'EnvelopePublisher',
+    'RosLogHandler',
     'TraceContext',
     'TracedNode',
     'TracedPublisher',
@@ -26,6 +29,10 @@ __all__ = [
     'create_traced_publisher',
     'create_traced_subscription',
     'current_trace',
+    'instrument_logging',
     'start_trace',
     'wrap',
 ]
+
+# Importing mtrace_ros is enough for trace ids in log lines (see mtrace_ros.logging).
+instrument_logging()

@@ -16,3 +16,8 @@ def tracing_enabled() -> bool:
     """
     value = os.environ.get(ENV_ENABLED, '1').strip().lower()
     return value not in ('0', 'false', 'no', 'off')
+
+
+#: How trace ids are written into log lines: a format with ``{trace_id}``,
+#: ``{span_id}`` and ``{message}`` (see :func:`mtrace_ros.instrument_logging`).
+ENV_LOG_FORMAT = 'MTRACE_LOG_FORMAT'
