@@ -1,4 +1,6 @@
-"""Trace ids in every log line: rclpy loggers, Python's ``logging``, and a bridge between them.
+# noqa: A005 (named like rclpy.logging, whose loggers it instruments)
+"""
+Trace ids in every log line: rclpy loggers, Python's ``logging``, and a bridge between them.
 
 Inside a trace, every line logged through an rclpy logger carries the trace
 and span ids in its text (by default ``trace_id=<32 hex> span_id=<16 hex>``
@@ -14,16 +16,15 @@ from typing import Optional
 from typing import Tuple
 from typing import Union
 
-from rclpy.impl.logging_severity import LoggingSeverity
-from rclpy.impl.rcutils_logger import RcutilsLogger
-import rclpy.logging
-
 from mtrace_ros.config import ENV_LOG_FORMAT
 from mtrace_ros.context import current_trace
 from mtrace_ros.impl import log_records
 from mtrace_ros.impl import rcutils_prefix
 from mtrace_ros.impl.log_format import DEFAULT_FORMAT
 from mtrace_ros.impl.log_format import LogFormat
+from rclpy.impl.logging_severity import LoggingSeverity
+from rclpy.impl.rcutils_logger import RcutilsLogger
+import rclpy.logging
 
 #: The default format: ``trace_id=<32 hex> span_id=<16 hex> <message>``.
 DEFAULT_LOG_FORMAT = DEFAULT_FORMAT
@@ -55,8 +56,9 @@ def instrument_logging(fmt: Optional[str] = None) -> None:
     :param fmt: how a line is written, with the fields ``{trace_id}``,
         ``{span_id}`` and ``{message}`` (literal text around them is kept;
         without ``{message}`` the format is put before the message; ids may
-        take a format spec such as ``{trace_id:.8}``). ``None`` keeps the format in use, which at first is
-        the ``MTRACE_LOG_FORMAT`` environment variable, or
+        take a format spec such as ``{trace_id:.8}``). ``None`` keeps the
+        format in use, which at first is the ``MTRACE_LOG_FORMAT``
+        environment variable, or
         :data:`DEFAULT_LOG_FORMAT`. ``'{message}'`` leaves rclpy's lines as they
         are (records still get the id attributes).
     :raises ValueError: if ``fmt`` is not such a format, saying why.

@@ -1,4 +1,5 @@
-"""Trace ids in every log line of rclpy loggers, on every rcutils sink (issue 4).
+"""
+Trace ids in every log line of rclpy loggers, on every rcutils sink (issue 4).
 
 A child process (test/nodes/log_lines_node.py) logs in every way rclpy offers
 while handling traced messages this test sends; its console, its ``/rosout``
@@ -20,16 +21,15 @@ from conftest import NODES_DIR
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import TracedString
-import pytest
-from rcl_interfaces.msg import Log
-import rclpy.logging
-from rclpy.qos import qos_profile_rosout_default
-
 import mtrace_ros
 from mtrace_ros import create_traced_publisher
 from mtrace_ros import start_trace
 from mtrace_ros.impl import rcutils_prefix
 from mtrace_ros.logging import DEFAULT_LOG_FORMAT
+import pytest
+from rcl_interfaces.msg import Log
+import rclpy.logging
+from rclpy.qos import qos_profile_rosout_default
 
 SCRIPT = NODES_DIR / 'log_lines_node.py'
 TOPIC = 'log_lines_input'

@@ -5,15 +5,14 @@ import logging
 from typing import List
 
 from conftest import spin_until
-import pytest
-from rcl_interfaces.msg import Log
-import rclpy.logging
-from rclpy.qos import qos_profile_rosout_default
-
 from mtrace_ros import RosLogHandler
 from mtrace_ros import start_trace
 from mtrace_ros.logging import NO_TRACE_ID
 from mtrace_ros.logging import ros_severity
+import pytest
+from rcl_interfaces.msg import Log
+import rclpy.logging
+from rclpy.qos import qos_profile_rosout_default
 
 
 class RecordList(logging.Handler):

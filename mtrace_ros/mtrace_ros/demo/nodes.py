@@ -16,16 +16,15 @@ from typing import Optional
 from typing import Tuple
 
 from mtrace_msgs.msg import TracedString
+import mtrace_ros
+from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
+from mtrace_ros.demo.topology import DemoNode
+from mtrace_ros.demo.topology import node_named
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.task import Future
-
-import mtrace_ros
-from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
-from mtrace_ros.demo.topology import DemoNode
-from mtrace_ros.demo.topology import node_named
 
 QOS_DEPTH = 10
 #: How long b holds each message before its release timer lets it go on.

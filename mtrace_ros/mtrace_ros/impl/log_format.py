@@ -1,4 +1,5 @@
-"""The text trace ids are written in: a format split around the user's message.
+"""
+The text trace ids are written in: a format split around the user's message.
 
 The message is never used as a format string (it may contain ``{}`` or
 ``%s``): the format is split at ``{message}`` into a head and a tail, which are

@@ -1,4 +1,5 @@
-"""Trace ids on the records of Python's standard ``logging``.
+"""
+Trace ids on the records of Python's standard ``logging``.
 
 A record factory, wrapping whichever one was installed, sets the ids on each
 record created inside a trace, under mtrace's names (``trace_id``,

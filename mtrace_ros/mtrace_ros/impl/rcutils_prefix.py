@@ -1,4 +1,5 @@
-"""Trace ids in the text of every line rclpy logs.
+"""
+Trace ids in the text of every line rclpy logs.
 
 Every rclpy logger (``node.get_logger()``, its children,
 ``rclpy.logging.get_logger()``) ends in one call into rcutils,
@@ -16,10 +17,9 @@ console, ``/rosout`` and the log file.
 from typing import Callable
 from typing import Optional
 
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-
 from mtrace_ros.context import current_trace
 from mtrace_ros.impl.log_format import LogFormat
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 _format = LogFormat()
 # rclpy's own function, kept once the hook is installed.

@@ -1,4 +1,5 @@
-"""A TracedNode that logs in every way rclpy and Python offer, for each message it gets.
+"""
+A TracedNode that logs in every way rclpy and Python offer, for each message it gets.
 
 Subscribes to ``TracedString`` on the topic named by ``argv[1]``. For each
 message (``data`` = ``m0``, ``m1``, ...) it logs the lines below from distinct
@@ -10,13 +11,12 @@ import logging
 import sys
 
 from mtrace_msgs.msg import TracedString
-import rclpy
-from rclpy.executors import ExternalShutdownException
-import rclpy.logging
-
 from mtrace_ros import current_trace
 from mtrace_ros import RosLogHandler
 from mtrace_ros import TracedNode
+import rclpy
+from rclpy.executors import ExternalShutdownException
+import rclpy.logging
 
 
 class LogLines(TracedNode):
