@@ -21,6 +21,12 @@ from rclpy.serialization import serialize_message
 class EnvelopeError(ValueError):
     """An envelope that cannot be opened as the subscription's type."""
 
+    def __init__(self, kind: str, detail: str) -> None:
+        """Say what kind of problem (a fixed text) and this envelope's particulars."""
+        super().__init__(f'{kind}: {detail}')
+        self.kind = kind
+        self.detail = detail
+
 
 def seal(msg: Union[Any, bytes], msg_type: Type) -> TracedEnvelope:
     """Return an envelope (header not yet filled) holding ``msg``, a message or its bytes."""
@@ -37,7 +43,8 @@ def payload_bytes(envelope: TracedEnvelope, msg_type: Type) -> bytes:
     expected = type_name(msg_type)
     if envelope.type_name != expected:
         raise EnvelopeError(
-            f'envelope holds {envelope.type_name!r}, subscription expects {expected!r}')
+            'envelope holds another type',
+            f'{envelope.type_name!r}, subscription expects {expected!r}')
     return envelope.payload.tobytes()
 
 
@@ -52,5 +59,5 @@ def open_envelope(envelope: TracedEnvelope, msg_type: Type) -> Any:
         return deserialize_message(payload, msg_type)
     except Exception as ex:  # rclpy raises RMWError (a RuntimeError) and others
         raise EnvelopeError(
-            f'cannot deserialize {len(payload)}-byte payload as {type_name(msg_type)}: '
-            f'{ex}') from None
+            'corrupt envelope payload',
+            f'cannot deserialize {len(payload)} bytes as {type_name(msg_type)}: {ex}') from None

@@ -4,13 +4,16 @@ How a trace context crosses the wire: writing and reading ``TracedHeader``.
 :func:`inject` fills a header from the active context as a message is
 published; :func:`extract` reads the publisher's context back on the other
 side. A header with no trace (all-zero ids: an untraced publisher, or a
-message built by hand) extracts to ``None``; :func:`header_problem` says why.
+message built by hand) extracts to ``None``; :func:`read` also says why.
 """
 
 import time
 from typing import Any
+from typing import NamedTuple
 from typing import Optional
+from typing import Tuple
 
+from mtrace_ros.context import FLAG_SAMPLED
 from mtrace_ros.context import TraceContext
 from mtrace_ros.ids import INVALID_SPAN_ID
 from mtrace_ros.ids import INVALID_TRACE_ID
@@ -49,26 +52,39 @@ def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -
     stamp.nanosec = nanosec
 
 
-def extract(header: Any) -> Optional[TraceContext]:
-    """Return the publisher's context from a ``TracedHeader``, or ``None`` if it has none."""
+class Problem(NamedTuple):
+    """What is wrong with a received header: a fixed kind, and this header's particulars."""
+
+    kind: str
+    detail: str = ''
+
+
+def read(header: Any) -> Tuple[Optional[TraceContext], Optional[Problem]]:
+    """
+    Return the publisher's context from a ``TracedHeader``, and what is wrong with it.
+
+    The context is ``None`` when the header carries no trace (all-zero ids: an
+    untraced publisher, or a message built by hand). Flag bits other than
+    *sampled* are undefined in W3C version 00: they are dropped, and said.
+    """
     trace_id = header.trace_id.tobytes()
     span_id = header.span_id.tobytes()
     if trace_id == INVALID_TRACE_ID or span_id == INVALID_SPAN_ID:
-        return None
-    return TraceContext(trace_id, span_id, None, header.flags)
+        if trace_id == INVALID_TRACE_ID and span_id == INVALID_SPAN_ID:
+            return None, Problem('no trace context (all-zero ids: untraced publisher?)')
+        return None, Problem(
+            f'all-zero {"trace_id" if trace_id == INVALID_TRACE_ID else "span_id"}')
+    flags = header.flags
+    problem = None
+    if flags & ~FLAG_SAMPLED:
+        problem = Problem('unknown trace flag bits ignored', f'0x{flags & ~FLAG_SAMPLED:02x}')
+        flags &= FLAG_SAMPLED
+    return TraceContext(trace_id, span_id, None, flags), problem
 
 
-def header_problem(header: Any) -> Optional[str]:
-    """Say what makes a header carry no usable trace, or ``None`` if it carries one."""
-    no_trace = header.trace_id.tobytes() == INVALID_TRACE_ID
-    no_span = header.span_id.tobytes() == INVALID_SPAN_ID
-    if no_trace and no_span:
-        return 'no trace context (all-zero ids: untraced publisher?)'
-    if no_trace:
-        return 'all-zero trace_id'
-    if no_span:
-        return 'all-zero span_id'
-    return None
+def extract(header: Any) -> Optional[TraceContext]:
+    """Return the publisher's context from a ``TracedHeader``, or ``None`` if it has none."""
+    return read(header)[0]
 
 
 def stamp_ns(header: Any) -> int:

@@ -62,7 +62,7 @@ def test_envelope_of_another_type_is_reported_not_delivered(make_node, executor)
     publisher.publish(Int32(data=1))
 
     def reported():
-        return any('envelope holds' in problem and topic == '/mixed'
+        return any('another type' in problem and topic == '/mixed'
                    for (_, topic, problem) in notices.counts())
 
     # The executor keeps running; the problem is reported; no wrongly-typed message arrives.

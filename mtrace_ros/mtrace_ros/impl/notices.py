@@ -29,8 +29,16 @@ def counts() -> Dict[Tuple[str, str, str], int]:
         return {key: entry[0] for key, entry in _seen.items()}
 
 
-def report(logger: RcutilsLogger, topic: str, problem: str, *, error: bool = False) -> None:
-    """Count one occurrence of ``problem`` on ``topic``; log it if due."""
+def report(
+    logger: RcutilsLogger, topic: str, problem: str, detail: str = '', *, error: bool = False,
+) -> None:
+    """
+    Count one occurrence of ``problem`` on ``topic``; log it if due.
+
+    :param problem: what kind of problem, a fixed text: occurrences are
+        counted and rate-limited per topic and problem.
+    :param detail: this occurrence's particulars (may come from the wire).
+    """
     key = (logger.name, topic, problem)
     now = time.monotonic_ns()
     with _lock:
@@ -43,7 +51,7 @@ def report(logger: RcutilsLogger, topic: str, problem: str, *, error: bool = Fal
         since = entry[0] - entry[1]
         entry[1] = entry[0]
         entry[2] = now
-    text = f'mtrace: {topic}: {problem}'
+    text = f'mtrace: {topic}: {problem}' + (f': {detail}' if detail else '')
     if since > 1:
         text += f' ({since} times since last report)'
     # Part of the text may come from the wire: escape control characters.

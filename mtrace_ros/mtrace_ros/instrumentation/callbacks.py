@@ -37,6 +37,7 @@ from mtrace_ros.context import current_trace
 from mtrace_ros.context import detach
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
+from mtrace_ros.envelope import EnvelopeError
 from mtrace_ros.impl import notices
 from rclpy.impl.rcutils_logger import RcutilsLogger
 
@@ -49,7 +50,7 @@ WRAPPED_MARKER = '_mtrace_wrapped'
 # Stamps further than this from the receiver's clock give "latency unknown".
 _PLAUSIBLE_LATENCY_NS = 3600 * 1_000_000_000
 
-# Returns (TracedHeader or None, the value handed to the user callback).
+# Returns (the TracedHeader, the value handed to the user callback).
 Unpack = Callable[[Any], Tuple[Any, Any]]
 
 
@@ -146,17 +147,21 @@ def _make_enter(
     def enter(received: Any) -> Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]:
         try:
             header, msg = unpack(received)
+        except EnvelopeError as ex:
+            notices.report(logger, topic, f'dropped a message: {ex.kind}', ex.detail, error=True)
+            return None
         except Exception as ex:  # an unusable message must not reach the executor
-            notices.report(logger, topic, f'dropped a message that cannot be read: {ex}',
-                           error=True)
+            notices.report(logger, topic, 'dropped a message that cannot be read',
+                           f'{type(ex).__name__}: {ex}', error=True)
             return None
         if not tracing:
             return None, msg, None
-        parent = propagation.extract(header) if header is not None else None
-        if parent is None:
-            problem = (
-                'no trace header' if header is None else propagation.header_problem(header))
-            notices.report(logger, topic, f'{problem}; starting a new trace for each such message')
+        parent, problem = propagation.read(header)
+        if problem is not None:
+            kind = problem.kind
+            if parent is None:
+                kind += '; starting a new trace for each such message'
+            notices.report(logger, topic, kind, problem.detail)
         span = None
         if spans.recording() and (parent is None or parent.sampled):
             latency = None if parent is None else _latency_ns(header, time.time_ns())

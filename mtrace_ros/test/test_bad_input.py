@@ -1,0 +1,158 @@
+"""
+Bad input from the wire never kills a node, never loses a usable message, and is said once.
+
+Messages come from other processes: untrusted. A header without a usable trace
+still delivers the message (in a new root trace), a corrupt envelope is
+reported as an error, and each problem is logged once per topic, then counted.
+"""
+
+from conftest import spin_until
+from mtrace_msgs.msg import TracedEnvelope
+from mtrace_msgs.msg import TracedString
+import mtrace_ros
+from mtrace_ros import spans
+from mtrace_ros.impl import notices
+import numpy
+import pytest
+from rcl_interfaces.msg import Log
+from rclpy.qos import qos_profile_rosout_default
+from std_msgs.msg import String
+
+TRACE = bytes(range(1, 17))
+SPAN = bytes(range(1, 9))
+
+
+class ListSink:
+    """Keeps ended spans in memory."""
+
+    def __init__(self):
+        self.spans = []
+
+    def submit(self, span):
+        self.spans.append(span)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def sink():
+    recorder = ListSink()
+    spans.add_sink(recorder)
+    yield recorder
+    spans.remove_sink(recorder)
+
+
+@pytest.fixture
+def rosout(make_node, executor):
+    """Return the /rosout lines seen by a listener node."""
+    lines = []
+    listener = make_node(name='rosout_listener')
+    listener.create_subscription(Log, '/rosout', lines.append, qos_profile_rosout_default)
+    executor.add_node(listener)
+    return lines
+
+
+def _traced_subscriber(make_node, executor, msg_type, topic):
+    received = []
+    node = make_node(name='receiver')
+    mtrace_ros.create_traced_subscription(
+        node, msg_type, topic, lambda msg: received.append((msg, mtrace_ros.current_trace())),
+        10)
+    executor.add_node(node)
+    return node, received
+
+
+def _plain_publisher(make_node, executor, msg_type, topic):
+    node = make_node(name='raw_sender')
+    publisher = node.create_publisher(msg_type, topic, 10)
+    executor.add_node(node)
+    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    return publisher
+
+
+def _warnings_about(lines, topic, text):
+    return [line for line in lines if topic in line.msg and text in line.msg]
+
+
+def test_untraced_publisher_messages_run_in_new_roots_warned_once(make_node, executor, rosout):
+    _, received = _traced_subscriber(make_node, executor, TracedString, 'untraced')
+    publisher = _plain_publisher(make_node, executor, TracedString, 'untraced')
+    for index in range(5):
+        publisher.publish(TracedString(data=str(index)))
+    assert spin_until(executor, lambda: len(received) == 5)
+    contexts = [context for _, context in received]
+    assert all(context is not None and context.parent_span_id is None for context in contexts)
+    assert len({context.trace_id for context in contexts}) == 5
+    assert spin_until(executor, lambda: _warnings_about(rosout, '/untraced', 'no trace context'))
+    warnings = _warnings_about(rosout, '/untraced', 'no trace context')
+    assert len(warnings) == 1 and warnings[0].level == Log.WARN
+    assert 'starting a new trace' in warnings[0].msg
+
+
+def test_unknown_flag_bits_are_dropped_and_said(make_node, executor, rosout):
+    _, received = _traced_subscriber(make_node, executor, TracedString, 'flags')
+    publisher = _plain_publisher(make_node, executor, TracedString, 'flags')
+    msg = TracedString()
+    msg.header.trace_id = numpy.frombuffer(TRACE, dtype=numpy.uint8)
+    msg.header.span_id = numpy.frombuffer(SPAN, dtype=numpy.uint8)
+    msg.header.flags = 0xF1
+    publisher.publish(msg)
+    assert spin_until(executor, lambda: received)
+    context = received[0][1]
+    assert context.trace_id == TRACE.hex() and context.parent_span_id == SPAN.hex()
+    assert context.sampled and context.flags == 0x01
+    assert spin_until(executor, lambda: _warnings_about(rosout, '/flags', '0xf0'))
+
+
+@pytest.mark.parametrize('stamp', [(0, 0), (4_000_000_000, 0), (1, 999_999_999)])
+def test_implausible_stamp_gives_unknown_latency_not_a_drop(make_node, executor, sink, stamp):
+    _, received = _traced_subscriber(make_node, executor, TracedString, 'stamps')
+    publisher = _plain_publisher(make_node, executor, TracedString, 'stamps')
+    msg = TracedString()
+    msg.header.trace_id = numpy.frombuffer(TRACE, dtype=numpy.uint8)
+    msg.header.span_id = numpy.frombuffer(SPAN, dtype=numpy.uint8)
+    msg.header.flags = 1
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    publisher.publish(msg)
+    assert spin_until(executor, lambda: received)
+    (span,) = [s for s in sink.spans if s.topic == '/stamps']
+    assert span.latency_ns is None
+    assert span.context.trace_id == TRACE.hex()
+
+
+@pytest.mark.parametrize(('topic', 'type_name', 'payload', 'problem'), [
+    ('corrupt', 'std_msgs/msg/String', b'\xff' * 3, 'corrupt envelope payload'),
+    ('unknown', 'no_such_pkg/msg/Nothing', b'', 'another type'),
+    ('foreign', 'std_msgs/msg/Int32', b'\x00\x01\x00\x00\x2a\x00\x00\x00', 'another type'),
+])
+def test_corrupt_or_foreign_envelope_is_an_error_and_the_node_goes_on(
+        make_node, executor, rosout, topic, type_name, payload, problem):
+    _, received = _traced_subscriber(make_node, executor, String, topic)
+    publisher = _plain_publisher(make_node, executor, TracedEnvelope, topic)
+    before = sum(count for (_, name, _), count in notices.counts().items() if name == f'/{topic}')
+    bad = TracedEnvelope(type_name=type_name)
+    bad.payload = list(payload)
+    publisher.publish(bad)
+    good = mtrace_ros.create_traced_publisher(make_node(name='good_sender'), String, topic, 10)
+    assert spin_until(executor, lambda: good.get_subscription_count() > 0)
+    good.publish(String(data='fine'))
+    assert spin_until(executor, lambda: received)
+    assert [msg.data for msg, _ in received] == ['fine']
+    assert spin_until(executor, lambda: any(
+        line.level == Log.ERROR and problem in line.msg and f'/{topic}' in line.msg
+        for line in rosout))
+    after = sum(count for (_, name, _), count in notices.counts().items() if name == f'/{topic}')
+    assert after == before + 1
+
+
+def test_control_characters_from_the_wire_are_escaped_in_mtrace_lines(
+        make_node, executor, rosout):
+    _, received = _traced_subscriber(make_node, executor, String, 'hostile')
+    publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'hostile')
+    publisher.publish(TracedEnvelope(type_name='evil\x1b[31m\n%s{}/msg/X'))
+    assert spin_until(executor, lambda: any('evil' in line.msg for line in rosout))
+    (line,) = [line for line in rosout if 'evil' in line.msg]
+    assert '\x1b' not in line.msg and '\n' not in line.msg
+    assert '\\x1b[31m' in line.msg
+    assert received == []
