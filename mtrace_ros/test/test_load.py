@@ -1,0 +1,31 @@
+"""
+Load: 10,000 messages through 4 executor threads, sync and async callbacks.
+
+Zero log lines or spans with a wrong trace id, and memory stays flat (no
+per-trace growth). The soak run (minutes, not seconds) is bench/soak.py.
+"""
+
+import json
+import re
+
+from conftest import node_script
+from conftest import wait_until
+
+COUNT = 10_000
+LINE = re.compile(r'trace_id=([0-9a-f]{32}) span_id=[0-9a-f]{16} expect=([0-9a-f]{32})')
+
+
+def test_ten_thousand_messages_never_carry_a_wrong_trace_id(processes):
+    child = processes(node_script('load_node.py') + [str(COUNT)], name='load')
+    assert wait_until(lambda: child.popen.poll() is not None, timeout_sec=150), child.output()
+    assert child.popen.returncode == 0, child.output()[-3000:]
+    lines = child.lines()
+    summary = json.loads(next(line for line in reversed(lines) if line.startswith('{')))
+    assert summary['received'] == COUNT
+    assert summary['wrong_contexts'] == 0
+    assert summary['spans_checked'] == COUNT and summary['wrong_spans'] == 0
+    logged = [LINE.search(line) for line in lines if 'expect=' in line]
+    assert len(logged) == COUNT and all(logged)
+    assert all(match[1] == match[2] for match in logged)
+    growth_kib = summary['rss_end_kib'] - summary['rss_warm_kib']
+    assert growth_kib < 8 * 1024, summary
