@@ -14,14 +14,13 @@ import threading
 import time
 
 from mtrace_msgs.msg import TracedString
+import mtrace_ros
+from mtrace_ros import spans
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import QoSProfile
 from rclpy.task import Future
-
-import mtrace_ros
-from mtrace_ros import spans
 
 TOPICS = ('sync_1', 'sync_2', 'async_1', 'async_2')
 IN_FLIGHT = 200
