@@ -1,0 +1,69 @@
+"""continue_trace: later work (timers, caches of the latest message) in a message's trace."""
+
+from conftest import spin_until
+from mtrace_msgs.msg import TracedString
+import pytest
+from std_msgs.msg import String
+
+import mtrace_ros
+from mtrace_ros import propagation
+
+
+def test_timer_processes_the_latest_message_in_its_trace(make_node, executor):
+    """The problem statement's case: a slower timer handles what a faster topic delivered."""
+    latest = {}
+    processed = []
+    node = make_node(mtrace_ros.TracedNode, 'cache')
+    publisher = node.create_publisher(TracedString, 'fast', 10)
+    node.create_subscription(TracedString, 'fast', lambda msg: latest.update(msg=msg), 10)
+
+    def on_timer():
+        if 'msg' in latest:
+            with mtrace_ros.continue_trace(latest.pop('msg')) as context:
+                processed.append(context)
+
+    node.create_timer(0.02, on_timer)
+    executor.add_node(node)
+    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    with mtrace_ros.start_trace() as root:
+        publisher.publish(TracedString())
+    assert spin_until(executor, lambda: processed)
+    context = processed[0]
+    assert context.trace_id == root.trace_id
+    assert context.parent_span_id == root.span_id
+    assert mtrace_ros.current_trace() is None
+
+
+def test_saved_context_continues_for_envelope_types(make_node, executor):
+    saved = []
+    node = make_node(name='saver')
+    publisher = mtrace_ros.create_traced_publisher(node, String, 'env', 10)
+    mtrace_ros.create_traced_subscription(
+        node, String, 'env', lambda msg: saved.append(mtrace_ros.current_trace()), 10)
+    executor.add_node(node)
+    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    with mtrace_ros.start_trace() as root:
+        publisher.publish(String())
+    assert spin_until(executor, lambda: saved)
+    with mtrace_ros.continue_trace(saved[0]) as context:
+        assert context.trace_id == root.trace_id
+        assert context.parent_span_id == saved[0].span_id
+
+
+def test_header_is_accepted():
+    with mtrace_ros.start_trace() as root:
+        msg = TracedString()
+        propagation.inject(msg.header, root)
+    with mtrace_ros.continue_trace(msg.header) as context:
+        assert (context.trace_id, context.parent_span_id) == (root.trace_id, root.span_id)
+
+
+def test_untraced_message_starts_a_new_root():
+    with mtrace_ros.continue_trace(TracedString()) as context:
+        assert context.parent_span_id is None
+
+
+def test_message_that_cannot_carry_a_trace_is_a_type_error():
+    with pytest.raises(TypeError, match='TracedHeader'):
+        with mtrace_ros.continue_trace(String()):
+            pass
