@@ -2,11 +2,10 @@
 
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
-import pytest
-from std_msgs.msg import String
-
 import mtrace_ros
 from mtrace_ros import propagation
+import pytest
+from std_msgs.msg import String
 
 
 def test_timer_processes_the_latest_message_in_its_trace(make_node, executor):
