@@ -71,6 +71,16 @@ def _plain_publisher(make_node, executor, msg_type, topic):
     return publisher
 
 
+def _hand_made(flags=1, stamp=(0, 0)):
+    """Return a TracedString whose header was written by hand, not by mtrace."""
+    msg = TracedString()
+    msg.header.trace_id = numpy.frombuffer(TRACE, dtype=numpy.uint8)
+    msg.header.span_id = numpy.frombuffer(SPAN, dtype=numpy.uint8)
+    msg.header.flags = flags
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    return msg
+
+
 def _warnings_about(lines, topic, text):
     return [line for line in lines if topic in line.msg and text in line.msg]
 
@@ -93,11 +103,7 @@ def test_untraced_publisher_messages_run_in_new_roots_warned_once(make_node, exe
 def test_unknown_flag_bits_are_dropped_and_said(make_node, executor, rosout):
     _, received = _traced_subscriber(make_node, executor, TracedString, 'flags')
     publisher = _plain_publisher(make_node, executor, TracedString, 'flags')
-    msg = TracedString()
-    msg.header.trace_id = numpy.frombuffer(TRACE, dtype=numpy.uint8)
-    msg.header.span_id = numpy.frombuffer(SPAN, dtype=numpy.uint8)
-    msg.header.flags = 0xF1
-    publisher.publish(msg)
+    publisher.publish(_hand_made(flags=0xF1))
     assert spin_until(executor, lambda: received)
     context = received[0][1]
     assert context.trace_id == TRACE.hex() and context.parent_span_id == SPAN.hex()
@@ -109,12 +115,7 @@ def test_unknown_flag_bits_are_dropped_and_said(make_node, executor, rosout):
 def test_implausible_stamp_gives_unknown_latency_not_a_drop(make_node, executor, sink, stamp):
     _, received = _traced_subscriber(make_node, executor, TracedString, 'stamps')
     publisher = _plain_publisher(make_node, executor, TracedString, 'stamps')
-    msg = TracedString()
-    msg.header.trace_id = numpy.frombuffer(TRACE, dtype=numpy.uint8)
-    msg.header.span_id = numpy.frombuffer(SPAN, dtype=numpy.uint8)
-    msg.header.flags = 1
-    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
-    publisher.publish(msg)
+    publisher.publish(_hand_made(stamp=stamp))
     assert spin_until(executor, lambda: received)
     (span,) = [s for s in sink.spans if s.topic == '/stamps']
     assert span.latency_ns is None
