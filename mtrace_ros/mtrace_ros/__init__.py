@@ -13,7 +13,10 @@ from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
+from mtrace_ros.sinks import close_sinks
+from mtrace_ros.sinks import configure_sinks
 from mtrace_ros.tracing import continue_trace
+from mtrace_ros.tracing import link
 from mtrace_ros.tracing import start_trace
 
 __all__ = [
@@ -21,10 +24,13 @@ __all__ = [
     'TraceContext',
     'TracedNode',
     'TracedPublisher',
+    'close_sinks',
+    'configure_sinks',
     'continue_trace',
     'create_traced_publisher',
     'create_traced_subscription',
     'current_trace',
+    'link',
     'start_trace',
     'wrap',
 ]

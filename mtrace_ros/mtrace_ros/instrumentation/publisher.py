@@ -29,6 +29,7 @@ from mtrace_ros.context import current_trace
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
 from mtrace_ros.message_types import header_field
+from mtrace_ros.sinks.registry import configure_from_environment
 
 MsgT = TypeVar('MsgT')
 
@@ -167,6 +168,7 @@ def create_traced_publisher(
 
     :return: a :class:`TracedPublisher`, or an :class:`EnvelopePublisher`.
     """
+    configure_from_environment(node)
     user_class = kwargs.pop('publisher_class', Publisher)
     if header_field(msg_type) is not None:
         if not tracing_enabled():
