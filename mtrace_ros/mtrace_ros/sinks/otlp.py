@@ -96,7 +96,7 @@ class OtlpSink(QueuedSink):
     def _export(self, batch: List[Span]) -> None:
         _first_exporter_log.message = None
         if not self._export_spans(self._exporter, batch):
-            detail = getattr(_first_exporter_log, 'message', None) or 'no detail'
+            detail = _first_exporter_log.message or 'no detail'
             raise OtlpExportError(f'{self.endpoint} did not take {len(batch)} spans ({detail})')
 
     def _release(self) -> None:

@@ -1,0 +1,151 @@
+"""What spans record: parents, publishes, links, sampling, and the span message form."""
+
+import subprocess
+import sys
+
+from conftest import spin_until
+import pytest
+
+from mtrace_msgs.msg import TracedString
+
+from mtrace_ros import current_trace  # noqa: I100 (after the test-local modules)
+from mtrace_ros import link
+from mtrace_ros import start_trace
+from mtrace_ros import TracedNode
+from mtrace_ros.span_messages import span_from_message
+from mtrace_ros.span_messages import span_message_to_dict
+from mtrace_ros.span_messages import span_to_message
+from mtrace_ros.spans import Span
+from span_testing import by_trace
+from span_testing import publish_until
+from span_testing import recorded  # noqa: F401 (fixture)
+
+TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
+PARENT_ID = '00f067aa0ba902b7'
+
+
+def _pair(make_node, executor, topic):
+    """Return a traced publisher and the contexts its traced subscriber ran in."""
+    sender = make_node(TracedNode, 'sender')
+    receiver = make_node(TracedNode, 'receiver')
+    seen = []
+    receiver.create_subscription(
+        TracedString, topic, lambda msg: seen.append((msg.data, current_trace())), 10)
+    executor.add_node(sender)
+    executor.add_node(receiver)
+    return sender.create_publisher(TracedString, topic, 10), seen
+
+
+def test_unsampled_trace_is_propagated_but_not_recorded(make_node, executor, recorded):
+    publisher, seen = _pair(make_node, executor, 'sampling')
+    for flags, data in (('00', 'unsampled'), ('01', 'sampled')):
+        def publish():
+            with start_trace(f'00-{TRACE_ID}-{PARENT_ID}-{flags}', node='sender'):
+                publisher.publish(TracedString(data=data))
+        assert publish_until(executor, publish, lambda: any(d == data for d, _ in seen))
+
+    unsampled = [context for data, context in seen if data == 'unsampled'][0]
+    sampled = [context for data, context in seen if data == 'sampled'][0]
+    assert unsampled.trace_id == TRACE_ID and not unsampled.sampled
+    assert sampled.trace_id == TRACE_ID and sampled.sampled
+    kept_ids = {record['span_id'] for record in recorded}
+    assert unsampled.span_id not in kept_ids
+    assert unsampled.parent_span_id not in kept_ids
+    assert sampled.span_id in kept_ids and sampled.parent_span_id in kept_ids
+
+
+def test_receive_span_records_parent_latency_and_publishes(make_node, executor, recorded):
+    publisher, seen = _pair(make_node, executor, 'hop')
+    nowhere = make_node(TracedNode, 'lonely').create_publisher(TracedString, 'nowhere', 10)
+
+    def publish():
+        with start_trace(node='sender'):
+            publisher.publish(TracedString(data='x'))
+            nowhere.publish(TracedString(data='lost'))
+    assert publish_until(executor, publish, lambda: seen)
+
+    receiver = seen[0][1]
+    root, receive = sorted(
+        by_trace(recorded, receiver.trace_id), key=lambda record: record['kind'] != 'root')
+    assert root['kind'] == 'root' and root['parent_span_id'] is None
+    assert root['node'] == 'sender' and root['topic'] is None
+    assert root['publishes'] == [
+        {'topic': '/hop', 'subscriber_count': 1}, {'topic': '/nowhere', 'subscriber_count': 0}]
+    assert receive['span_id'] == receiver.span_id
+    assert receive['parent_span_id'] == root['span_id']
+    assert (receive['node'], receive['topic'], receive['kind']) == ('receiver', '/hop', 'receive')
+    assert 0 <= receive['latency_ns'] < 10**9
+    assert root['start_ns'] <= root['end_ns'] <= receive['start_ns'] <= receive['end_ns']
+    assert receive['error'] is None
+
+
+def test_link_records_the_other_trace_on_the_active_span(make_node, executor, recorded):
+    fusion = make_node(TracedNode, 'fusion')
+    camera = make_node(TracedNode, 'camera')
+    latest_imu = []
+    fused = []
+
+    def on_image(msg):
+        linked = link(latest_imu[-1])
+        fused.append((current_trace(), linked))
+
+    fusion.create_subscription(TracedString, 'imu', latest_imu.append, 10)
+    fusion.create_subscription(TracedString, 'image', on_image, 10)
+    imu = camera.create_publisher(TracedString, 'imu', 10)
+    image = camera.create_publisher(TracedString, 'image', 10)
+    executor.add_node(fusion)
+    executor.add_node(camera)
+
+    assert publish_until(executor, lambda: imu.publish(TracedString(data='imu')), lambda: latest_imu)
+    assert publish_until(executor, lambda: image.publish(TracedString()), lambda: fused)
+
+    context, linked = fused[0]
+    header = latest_imu[-1].header
+    assert linked.trace_id == bytes(header.trace_id).hex() != context.trace_id
+    assert linked.span_id == bytes(header.span_id).hex()
+    [record] = [record for record in recorded if record['span_id'] == context.span_id]
+    assert record['links'] == [{'trace_id': linked.trace_id, 'span_id': linked.span_id}]
+
+
+def test_link_outside_a_recorded_span_records_nothing_and_rejects_bad_input():
+    with start_trace(f'00-{TRACE_ID}-{PARENT_ID}-01') as context:
+        other = link(context)  # no sink: nothing is recorded, the context is returned
+    assert other is context and context.span is None
+    with pytest.raises(TypeError, match='TracedHeader'):
+        link('not a message')
+
+
+def _full_span() -> Span:
+    with start_trace(f'00-{TRACE_ID}-{PARENT_ID}-01') as context:
+        span = Span('ns.b', '/a', 'receive', latency_ns=1234)
+        span.context = context
+    span.end_ns = span.start_ns + 5
+    span.error = 'ValueError: bad'
+    span.add_publish('/b', 2)
+    span.add_publish('/nowhere', 0)
+    span.add_link(context)
+    return span
+
+
+def test_span_message_gives_the_json_lines_record():
+    span = _full_span()
+    assert span_message_to_dict(span_to_message(span)) == span.to_dict()
+    root = Span('a', None, 'root')
+    with start_trace() as context:
+        root.context = context
+    root.end_ns = root.start_ns
+    message = span_to_message(root)
+    assert span_message_to_dict(message) == root.to_dict()
+    assert span_from_message(message).to_dict()['parent_span_id'] is None
+    message.kind = 7
+    with pytest.raises(ValueError, match='kind 7'):
+        span_from_message(message)
+
+
+def test_importing_mtrace_ros_does_not_load_opentelemetry():
+    code = (
+        'import sys, mtrace_ros; '
+        'print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))')
+    result = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == '[]'
