@@ -5,15 +5,15 @@ import threading
 import time
 
 from conftest import node_script
+from conftest import publish_until
 from conftest import spin_until
 from conftest import wait_until
+from mtrace_msgs.msg import Span as SpanMessage
+from mtrace_msgs.msg import TracedString
 import pytest
 from rclpy.parameter import Parameter
 
-from mtrace_msgs.msg import Span as SpanMessage
-from mtrace_msgs.msg import TracedString
-
-from mtrace_ros import configure_sinks  # noqa: I100 (after the test-local modules)
+from mtrace_ros import configure_sinks  # noqa: I100 (mtrace_ros last)
 from mtrace_ros import current_trace
 from mtrace_ros import spans
 from mtrace_ros import start_trace
@@ -27,8 +27,6 @@ from mtrace_ros.sinks.topic import TopicSink
 from mtrace_ros.span_messages import span_message_to_dict
 from mtrace_ros.span_messages import span_qos
 from mtrace_ros.span_messages import SPAN_TOPIC
-from span_testing import publish_until
-from span_testing import sinks_closed  # noqa: F401 (fixture)
 
 
 def test_sink_list_syntax_is_normalized(tmp_path, monkeypatch):

@@ -6,16 +6,16 @@ import socket
 import threading
 import time
 
+from conftest import publish_until
 from conftest import wait_until
 import grpc
+from mtrace_msgs.msg import TracedString
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 import pytest
 
-from mtrace_msgs.msg import TracedString
-
-from mtrace_ros import close_sinks  # noqa: I100 (after the test-local modules)
+from mtrace_ros import close_sinks  # noqa: I100 (mtrace_ros last)
 from mtrace_ros import configure_sinks
 from mtrace_ros import current_trace
 from mtrace_ros import link
@@ -23,9 +23,6 @@ from mtrace_ros import spans
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.sinks.otlp import OtlpSink
-from span_testing import publish_until
-from span_testing import recorded  # noqa: F401 (fixture)
-from span_testing import sinks_closed  # noqa: F401 (fixture)
 
 
 class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):

@@ -3,12 +3,11 @@
 import subprocess
 import sys
 
-from conftest import spin_until
+from conftest import publish_until
+from mtrace_msgs.msg import TracedString
 import pytest
 
-from mtrace_msgs.msg import TracedString
-
-from mtrace_ros import current_trace  # noqa: I100 (after the test-local modules)
+from mtrace_ros import current_trace  # noqa: I100 (mtrace_ros last)
 from mtrace_ros import link
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
@@ -16,9 +15,6 @@ from mtrace_ros.span_messages import span_from_message
 from mtrace_ros.span_messages import span_message_to_dict
 from mtrace_ros.span_messages import span_to_message
 from mtrace_ros.spans import Span
-from span_testing import by_trace
-from span_testing import publish_until
-from span_testing import recorded  # noqa: F401 (fixture)
 
 TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 PARENT_ID = '00f067aa0ba902b7'
@@ -65,8 +61,8 @@ def test_receive_span_records_parent_latency_and_publishes(make_node, executor, 
     assert publish_until(executor, publish, lambda: seen)
 
     receiver = seen[0][1]
-    root, receive = sorted(
-        by_trace(recorded, receiver.trace_id), key=lambda record: record['kind'] != 'root')
+    trace = [record for record in recorded if record['trace_id'] == receiver.trace_id]
+    root, receive = sorted(trace, key=lambda record: record['kind'] != 'root')
     assert root['kind'] == 'root' and root['parent_span_id'] is None
     assert root['node'] == 'sender' and root['topic'] is None
     assert root['publishes'] == [
@@ -96,7 +92,7 @@ def test_link_records_the_other_trace_on_the_active_span(make_node, executor, re
     executor.add_node(fusion)
     executor.add_node(camera)
 
-    assert publish_until(executor, lambda: imu.publish(TracedString(data='imu')), lambda: latest_imu)
+    assert publish_until(executor, lambda: imu.publish(TracedString()), lambda: latest_imu)
     assert publish_until(executor, lambda: image.publish(TracedString()), lambda: fused)
 
     context, linked = fused[0]

@@ -3,7 +3,7 @@
 Imported only by the OTLP sink, so that ``import mtrace_ros`` never loads the
 OpenTelemetry SDK. The SDK spans are built directly (no tracer, no id
 generator), so the trace and span ids in Jaeger or Tempo are the ones in the
-logs and in ``TracedHeader``\\ s.
+logs and in every ``TracedHeader``.
 """
 
 import functools
@@ -88,7 +88,6 @@ def to_readable_span(span: Span) -> ReadableSpan:
         end_time=span.end_ns,
         instrumentation_scope=_SCOPE,
     )
-
 
 
 def export_spans(exporter: SpanExporter, batch: List[Span]) -> bool:

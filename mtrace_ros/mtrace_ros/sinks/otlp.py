@@ -5,7 +5,9 @@ Spans are converted to OpenTelemetry SDK spans that keep mtrace's ids (see
 SDK's OTLP exporter: HTTP/protobuf or gRPC. The SDK is imported only when an
 OTLP sink is created. The exporter retries and logs each failure through
 Python ``logging``; records it logs from a sink's own thread are kept out of
-the logs and folded into the sink's single warning instead.
+the logs and folded into the sink's single warning instead. The first such
+record also marks the sink as failing, so that closing it (at exit) cuts the
+exporter's retries short instead of waiting for them.
 """
 
 import logging
@@ -17,13 +19,13 @@ from typing import Optional
 from typing import Tuple
 
 from mtrace_ros.sinks.queued import QueuedSink
-from mtrace_ros.sinks.queued import THREAD_NAME_PREFIX
 from mtrace_ros.spans import Span
 
 PROTOCOLS = ('http', 'grpc')
 
 _EXPORTER_LOGGERS = 'opentelemetry.exporter.otlp'
-_first_exporter_log = threading.local()
+# In a sink's thread: .sink, the OtlpSink exporting there.
+_sink_thread = threading.local()
 
 
 class OtlpExportError(RuntimeError):
@@ -31,11 +33,11 @@ class OtlpExportError(RuntimeError):
 
 
 def _keep_record(record: logging.LogRecord) -> bool:
-    """Keep an exporter log record unless a sink thread logged it; note the first one."""
-    if not record.threadName or not record.threadName.startswith(THREAD_NAME_PREFIX):
+    """Keep an exporter log record unless a sink's thread logged it; hand that to the sink."""
+    sink = getattr(_sink_thread, 'sink', None)
+    if sink is None:
         return True
-    if getattr(_first_exporter_log, 'message', None) is None:
-        _first_exporter_log.message = record.getMessage()
+    sink.note_exporter_log(record.getMessage())
     return False
 
 
@@ -88,15 +90,23 @@ class OtlpSink(QueuedSink):
         exporter_class, self._export_spans = _load(protocol)
         self._exporter = exporter_class(endpoint=endpoint or None, timeout=timeout_sec)
         self.endpoint = endpoint or f'the OTLP/{protocol} default endpoint'
+        self._problem: Optional[str] = None
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
         super().__init__(f'otlp-{protocol}:{endpoint}' if endpoint else f'otlp-{protocol}',
                          **kwargs)
 
+    def note_exporter_log(self, message: str) -> None:
+        """Take a record the exporter logged from this sink's thread: it is failing."""
+        self._failing = True
+        if self._problem is None:
+            self._problem = message
+
     def _export(self, batch: List[Span]) -> None:
-        _first_exporter_log.message = None
+        _sink_thread.sink = self
+        self._problem = None
         if not self._export_spans(self._exporter, batch):
-            detail = _first_exporter_log.message or 'no detail'
+            detail = self._problem or 'no detail'
             raise OtlpExportError(f'{self.endpoint} did not take {len(batch)} spans ({detail})')
 
     def _release(self) -> None:

@@ -21,8 +21,6 @@ from mtrace_ros.spans import Span
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_CLOSE_TIMEOUT_SEC = 5.0
-#: Prefix of the names of sink threads (their exporters' log records are muted).
-THREAD_NAME_PREFIX = 'mtrace-sink '
 
 # How long close() still waits for a worker whose export it aborted.
 _ABORT_WAIT_SEC = 1.0
@@ -62,18 +60,20 @@ class QueuedSink:
         self._exported = 0
         self._warned = False
         self._closed = False
+        #: Set when an export failed or is failing: close() then aborts at once.
+        self._failing = False
         self._thread = threading.Thread(
-            target=self._run, name=THREAD_NAME_PREFIX + name, daemon=True)
+            target=self._run, name=f'mtrace-sink {name}', daemon=True)
         self._thread.start()
 
     @property
     def dropped(self) -> int:
-        """How many spans this sink dropped (queue full, export failed, closed)."""
+        """Count the spans this sink dropped: queue full, export failed, or closed."""
         return self._dropped
 
     @property
     def exported(self) -> int:
-        """How many spans this sink exported."""
+        """Count the spans this sink exported."""
         return self._exported
 
     @property
@@ -96,13 +96,16 @@ class QueuedSink:
         Export what is queued, then stop the worker; wait at most about ``timeout_sec``.
 
         Spans submitted after ``close`` are dropped. A worker still busy at the
-        deadline has its export aborted (and gets one more second to stop);
-        whatever it had not exported is counted as dropped.
+        deadline, or whose last export failed, has its export aborted (and gets
+        one more second to stop); whatever it had not exported is counted as
+        dropped.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        if self._failing:  # nothing gets through: do not wait on retries
+            self._abort()
         deadline = time.monotonic() + timeout_sec
         try:
             self._queue.put(_STOP, timeout=timeout_sec)
@@ -173,8 +176,10 @@ class QueuedSink:
         try:
             self._export(batch)
         except Exception as ex:
+            self._failing = True
             self._discard(len(batch), f'{type(ex).__name__}: {ex}')
         else:
+            self._failing = False
             self._exported += len(batch)
 
     def _export(self, batch: List[Span]) -> None:

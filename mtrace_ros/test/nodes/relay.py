@@ -10,11 +10,10 @@ ROS arguments (``--ros-args -p mtrace.sinks:=...``) are passed to rclpy.
 import argparse
 import sys
 
+from mtrace_msgs.msg import TracedString
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.utilities import remove_ros_args
-
-from mtrace_msgs.msg import TracedString
 
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
