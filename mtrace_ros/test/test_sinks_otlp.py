@@ -8,6 +8,7 @@ import time
 
 from conftest import publish_until
 from conftest import wait_until
+from fan_in import run_fan_in
 import grpc
 from mtrace_msgs.msg import TracedString
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -17,8 +18,6 @@ import pytest
 
 from mtrace_ros import close_sinks  # noqa: I100 (mtrace_ros last)
 from mtrace_ros import configure_sinks
-from mtrace_ros import current_trace
-from mtrace_ros import link
 from mtrace_ros import spans
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
@@ -93,41 +92,8 @@ def _attributes(span):
     return {kv.key: kv.value for kv in span.attributes}
 
 
-def _fan_in(make_node, executor):
-    """Run a fusion callback that links an imu trace, then one that raises.
-
-    :return: (fusion context, imu context it linked, context of the callback that failed)
-    """
-    fusion = make_node(TracedNode, 'fusion')
-    sensors = make_node(TracedNode, 'sensors')
-    latest_imu = []
-    fused = []
-
-    def on_image(msg):
-        fused.append((current_trace(), link(latest_imu[-1])))
-        if msg.data == 'corrupt':
-            raise ValueError('corrupt frame')
-
-    fusion.create_subscription(TracedString, 'imu', latest_imu.append, 10)
-    fusion.create_subscription(TracedString, 'image', on_image, 10)
-    imu = sensors.create_publisher(TracedString, 'imu', 10)
-    image = sensors.create_publisher(TracedString, 'image', 10)
-    executor.add_node(fusion)
-    executor.add_node(sensors)
-
-    def publish_image(data=''):
-        with start_trace(node='sensors'):
-            image.publish(TracedString(data=data))
-    assert publish_until(executor, lambda: imu.publish(TracedString()), lambda: latest_imu)
-    assert publish_until(executor, publish_image, lambda: fused)
-    publish_image('corrupt')
-    with pytest.raises(ValueError, match='corrupt frame'):
-        while len(fused) < 2:
-            executor.spin_once(timeout_sec=1.0)
-    return fused[0][0], fused[0][1], fused[1][0]
-
-
-def _check_exported(found, fusion, imu, failed):
+def _check_exported(found, fan_in):
+    fusion, imu, failed = fan_in
     service, span = found[fusion.span_id]
     assert service == 'fusion'
     assert span.trace_id.hex() == fusion.trace_id
@@ -150,19 +116,18 @@ def _check_exported(found, fusion, imu, failed):
 
 def test_otlp_http_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_http, sinks_closed):
     configure_sinks(f'otlp-http:127.0.0.1:{otlp_http.server_port}')
-    fusion, imu, failed = _fan_in(make_node, executor)
+    fan_in = run_fan_in(make_node, executor)
     close_sinks()  # flushes
     assert {path for path, _ in otlp_http.requests} == {'/v1/traces'}
-    _check_exported(
-        _received_spans(request for _, request in otlp_http.requests), fusion, imu, failed)
+    _check_exported(_received_spans(request for _, request in otlp_http.requests), fan_in)
 
 
 def test_otlp_grpc_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_grpc, sinks_closed):
     port, service = otlp_grpc
     configure_sinks(f'otlp-grpc:127.0.0.1:{port}')
-    fusion, imu, failed = _fan_in(make_node, executor)
+    fan_in = run_fan_in(make_node, executor)
     close_sinks()
-    _check_exported(_received_spans(service.requests), fusion, imu, failed)
+    _check_exported(_received_spans(service.requests), fan_in)
 
 
 def _closed_port():

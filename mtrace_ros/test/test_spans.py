@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from conftest import publish_until
+from fan_in import run_fan_in
 from mtrace_msgs.msg import TracedString
 import pytest
 
@@ -75,32 +76,14 @@ def test_receive_span_records_parent_latency_and_publishes(make_node, executor, 
     assert receive['error'] is None
 
 
-def test_link_records_the_other_trace_on_the_active_span(make_node, executor, recorded):
-    fusion = make_node(TracedNode, 'fusion')
-    camera = make_node(TracedNode, 'camera')
-    latest_imu = []
-    fused = []
-
-    def on_image(msg):
-        linked = link(latest_imu[-1])
-        fused.append((current_trace(), linked))
-
-    fusion.create_subscription(TracedString, 'imu', latest_imu.append, 10)
-    fusion.create_subscription(TracedString, 'image', on_image, 10)
-    imu = camera.create_publisher(TracedString, 'imu', 10)
-    image = camera.create_publisher(TracedString, 'image', 10)
-    executor.add_node(fusion)
-    executor.add_node(camera)
-
-    assert publish_until(executor, lambda: imu.publish(TracedString()), lambda: latest_imu)
-    assert publish_until(executor, lambda: image.publish(TracedString()), lambda: fused)
-
-    context, linked = fused[0]
-    header = latest_imu[-1].header
-    assert linked.trace_id == bytes(header.trace_id).hex() != context.trace_id
-    assert linked.span_id == bytes(header.span_id).hex()
-    [record] = [record for record in recorded if record['span_id'] == context.span_id]
-    assert record['links'] == [{'trace_id': linked.trace_id, 'span_id': linked.span_id}]
+def test_link_and_error_are_recorded_on_the_active_span(make_node, executor, recorded):
+    fusion, imu, failed = run_fan_in(make_node, executor)
+    by_span = {record['span_id']: record for record in recorded}
+    assert by_span[fusion.span_id]['links'] == [
+        {'trace_id': imu.trace_id, 'span_id': imu.span_id}]
+    assert by_span[fusion.span_id]['error'] is None
+    assert by_span[failed.span_id]['error'] == 'ValueError: corrupt frame'
+    assert by_span[imu.span_id]['node'] == 'sensors'
 
 
 def test_link_outside_a_recorded_span_records_nothing_and_rejects_bad_input():
