@@ -16,6 +16,8 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        # `mtrace` on PATH; the console script below is for `ros2 run mtrace_ros mtrace`.
+        ('bin', ['scripts/mtrace']),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -26,6 +28,14 @@ setup(
     extras_require={'test': ['pytest', 'pytest-timeout']},
     entry_points={
         'console_scripts': [
+            'mtrace = mtrace_ros.command.mtrace:main',
+            # The demo tree (mtrace_ros/demo/topology.py): one script per node.
+            'a = mtrace_ros.demo.nodes:main_a',
+            'b = mtrace_ros.demo.nodes:main_b',
+            'c = mtrace_ros.demo.nodes:main_c',
+            'd = mtrace_ros.demo.nodes:main_d',
+            'e = mtrace_ros.demo.nodes:main_e',
+            'f = mtrace_ros.demo.nodes:main_f',
         ],
     },
 )

@@ -1,4 +1,5 @@
-"""mtrace: distributed tracing of message flows for ROS 2 (rclpy).
+"""
+mtrace: distributed tracing of message flows for ROS 2 (rclpy).
 
 Every traced message carries a W3C trace context in band (a ``TracedHeader``);
 every traced callback runs in the trace of the message it handles; whatever it
@@ -13,6 +14,8 @@ from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
+from mtrace_ros.logging import instrument_logging
+from mtrace_ros.logging import RosLogHandler
 from mtrace_ros.sinks import close_sinks
 from mtrace_ros.sinks import configure_sinks
 from mtrace_ros.tracing import continue_trace
@@ -21,6 +24,7 @@ from mtrace_ros.tracing import start_trace
 
 __all__ = [
     'EnvelopePublisher',
+    'RosLogHandler',
     'TraceContext',
     'TracedNode',
     'TracedPublisher',
@@ -30,7 +34,11 @@ __all__ = [
     'create_traced_publisher',
     'create_traced_subscription',
     'current_trace',
+    'instrument_logging',
     'link',
     'start_trace',
     'wrap',
 ]
+
+# Importing mtrace_ros is enough for trace ids in log lines (see mtrace_ros.logging).
+instrument_logging()

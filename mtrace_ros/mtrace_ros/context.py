@@ -1,4 +1,5 @@
-"""What a trace context is, and which one is active.
+"""
+What a trace context is, and which one is active.
 
 A :class:`TraceContext` names one span of one trace, in the W3C Trace Context
 model: the 16-byte trace id shared by everything one input caused, the 8-byte
@@ -25,7 +26,8 @@ FLAG_SAMPLED = 0x01
 
 
 class TraceContext:
-    """One span of one trace: immutable, cheap to create, hashable.
+    """
+    One span of one trace: immutable, cheap to create, hashable.
 
     Ids are kept as bytes (the wire form) and shown as lowercase hex (the W3C
     and log form). Create one with :func:`mtrace_ros.start_trace`, or let a
@@ -64,57 +66,58 @@ class TraceContext:
 
     @property
     def trace_id(self) -> str:
-        """The trace id: 32 lowercase hex characters."""
+        """Return the trace id: 32 lowercase hex characters."""
         return self._trace_id.hex()
 
     @property
     def span_id(self) -> str:
-        """This span's id: 16 lowercase hex characters."""
+        """Return this span's id: 16 lowercase hex characters."""
         return self._span_id.hex()
 
     @property
     def parent_span_id(self) -> Optional[str]:
-        """The parent span's id (16 hex characters), or ``None`` for a root span."""
+        """Return the parent span's id (16 hex characters), or ``None`` for a root."""
         parent = self._parent_span_id
         return None if parent is None else parent.hex()
 
     @property
     def trace_id_bytes(self) -> bytes:
-        """The trace id as the 16 bytes that travel in a ``TracedHeader``."""
+        """Return the trace id as the 16 bytes that travel in a ``TracedHeader``."""
         return self._trace_id
 
     @property
     def span_id_bytes(self) -> bytes:
-        """The span id as the 8 bytes that travel in a ``TracedHeader``."""
+        """Return the span id as the 8 bytes that travel in a ``TracedHeader``."""
         return self._span_id
 
     @property
     def parent_span_id_bytes(self) -> Optional[bytes]:
-        """The parent span id as 8 bytes, or ``None`` for a root span."""
+        """Return the parent span id as 8 bytes, or ``None`` for a root span."""
         return self._parent_span_id
 
     @property
     def flags(self) -> int:
-        """The W3C trace flags byte."""
+        """Return the W3C trace flags byte."""
         return self._flags
 
     @property
     def sampled(self) -> bool:
-        """Whether spans of this trace are recorded (W3C flag bit 0)."""
+        """Return whether spans of this trace are recorded (W3C flag bit 0)."""
         return bool(self._flags & FLAG_SAMPLED)
 
     @property
     def is_root(self) -> bool:
-        """Whether this span has no parent in this trace."""
+        """Return whether this span has no parent in this trace."""
         return self._parent_span_id is None
 
     @property
     def traceparent(self) -> str:
-        """The W3C ``traceparent`` header value of this span."""
+        """Return the W3C ``traceparent`` header value of this span."""
         return f'00-{self._trace_id.hex()}-{self._span_id.hex()}-{self._flags:02x}'
 
     def memo(self, key: str, make: Callable[['TraceContext'], Any]) -> Any:
-        """Return ``make(self)``, computed once per context and key.
+        """
+        Return ``make(self)``, computed once per context and key.
 
         For derived forms that the hot path needs on every publish or log line
         (wire arrays, log prefixes): a context lives as long as one callback.

@@ -1,4 +1,5 @@
-"""Tracing any message type: wrapping it in a ``TracedEnvelope`` and back.
+"""
+Tracing any message type: wrapping it in a ``TracedEnvelope`` and back.
 
 A type with no ``TracedHeader`` field travels serialized inside an envelope
 whose header carries the trace. The topic's wire type is then
@@ -12,10 +13,9 @@ from typing import Type
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
+from mtrace_ros.message_types import type_name
 from rclpy.serialization import deserialize_message
 from rclpy.serialization import serialize_message
-
-from mtrace_ros.message_types import type_name
 
 
 class EnvelopeError(ValueError):
@@ -42,7 +42,8 @@ def payload_bytes(envelope: TracedEnvelope, msg_type: Type) -> bytes:
 
 
 def open_envelope(envelope: TracedEnvelope, msg_type: Type) -> Any:
-    """Return the ``msg_type`` message inside an envelope.
+    """
+    Return the ``msg_type`` message inside an envelope.
 
     :raises EnvelopeError: if the envelope holds another type or corrupt bytes.
     """

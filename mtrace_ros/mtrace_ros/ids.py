@@ -1,4 +1,5 @@
-"""Trace and span ids: random, from the operating system's CSPRNG, never all zero.
+"""
+Trace and span ids: random, from the operating system's CSPRNG, never all zero.
 
 W3C Trace Context requires random ids for privacy and collision resistance
 and reserves the all-zero id for "invalid".

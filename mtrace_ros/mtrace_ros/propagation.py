@@ -1,4 +1,5 @@
-"""How a trace context crosses the wire: writing and reading ``TracedHeader``.
+"""
+How a trace context crosses the wire: writing and reading ``TracedHeader``.
 
 :func:`inject` fills a header from the active context as a message is
 published; :func:`extract` reads the publisher's context back on the other
@@ -10,17 +11,17 @@ import time
 from typing import Any
 from typing import Optional
 
-import numpy
-
 from mtrace_ros.context import TraceContext
 from mtrace_ros.ids import INVALID_SPAN_ID
 from mtrace_ros.ids import INVALID_TRACE_ID
+import numpy
 
 _NS_PER_SEC = 1_000_000_000
 
 
 def _wire_ids(context: TraceContext) -> Any:
-    """Return the context's ids as read-only uint8 arrays.
+    """
+    Return the context's ids as read-only uint8 arrays.
 
     The generated ``uint8[N]`` setters take a numpy array as is, but validate a
     bytes or list value element by element: arrays are about twice as fast.

@@ -1,9 +1,11 @@
-"""Spans as ``mtrace_msgs/msg/Span`` messages: the span topic's wire form.
+"""
+Spans as ``mtrace_msgs/Span`` messages: the span topic's wire form.
 
 Every process with the topic sink publishes its spans on :data:`SPAN_TOPIC`,
 so one collector sees every host. :func:`span_message_to_dict` turns a
-received message into the same record :meth:`mtrace_ros.spans.Span.to_dict`
-gives, which is what the JSON Lines sink writes.
+received message into the JSON Lines record
+:meth:`mtrace_ros.spans.Span.to_dict` makes, so spans written in-process and
+spans collected from the topic read the same.
 """
 
 from typing import Any
@@ -11,64 +13,54 @@ from typing import Dict
 from typing import Optional
 
 from builtin_interfaces.msg import Time
-from mtrace_msgs.msg import Span as SpanMessage
+from mtrace_msgs.msg import Span as SpanMsg
 from mtrace_msgs.msg import SpanLink
 from mtrace_msgs.msg import SpanPublish
-import numpy
-from rclpy.qos import QoSProfile
-from rclpy.qos import ReliabilityPolicy
-
-from mtrace_ros.context import FLAG_SAMPLED
-from mtrace_ros.context import TraceContext
 from mtrace_ros.ids import INVALID_SPAN_ID
 from mtrace_ros.spans import KIND_RECEIVE
 from mtrace_ros.spans import KIND_ROOT
 from mtrace_ros.spans import Span
+import numpy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
 
-#: The topic the topic sink publishes on and ``mtrace collect`` listens to.
+#: Where mtrace publishes the spans of every process (``mtrace collect`` listens here).
 SPAN_TOPIC = '/mtrace/spans'
+#: Reliable and volatile: matches reliable publishers and keeps bursts of spans.
+SPAN_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 _NS_PER_SEC = 1_000_000_000
-_KIND_TO_WIRE = {KIND_ROOT: SpanMessage.KIND_ROOT, KIND_RECEIVE: SpanMessage.KIND_RECEIVE}
-_KIND_FROM_WIRE = {wire: kind for kind, wire in _KIND_TO_WIRE.items()}
-
-
-def span_qos() -> QoSProfile:
-    """Return the QoS of the span topic: reliable, volatile, a deep history for bursts."""
-    return QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+_KINDS = {SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE}
+_WIRE_KINDS = {kind: wire for wire, kind in _KINDS.items()}
 
 
 def _uint8s(data: bytes) -> Any:
     return numpy.frombuffer(data, dtype=numpy.uint8)
 
 
-def _time(stamp_ns: Optional[int]) -> Time:
-    sec, nanosec = divmod(stamp_ns or 0, _NS_PER_SEC)
+def _time(stamp_ns: int) -> Time:
+    sec, nanosec = divmod(stamp_ns, _NS_PER_SEC)
     return Time(sec=sec, nanosec=nanosec)
 
 
-def _ns(stamp: Time) -> int:
-    return stamp.sec * _NS_PER_SEC + stamp.nanosec
-
-
-def span_to_message(span: Span) -> SpanMessage:
+def span_to_message(span: Span) -> SpanMsg:
     """
-    Return an ended, recorded span as a ``mtrace_msgs/msg/Span``.
+    Return an ended, recorded span as the ``mtrace_msgs/Span`` the topic sink publishes.
 
     :raises ValueError: if the span has no context (it was never recorded).
     """
     context = span.context
     if context is None:
         raise ValueError('span_to_message() needs a recorded span (one with a context)')
-    return SpanMessage(
+    return SpanMsg(
         trace_id=_uint8s(context.trace_id_bytes),
         span_id=_uint8s(context.span_id_bytes),
         parent_span_id=_uint8s(context.parent_span_id_bytes or INVALID_SPAN_ID),
         node=span.node,
         topic=span.topic or '',
-        kind=_KIND_TO_WIRE[span.kind],
+        kind=_WIRE_KINDS[span.kind],
         start=_time(span.start_ns),
-        end=_time(span.end_ns),
+        end=_time(span.end_ns or span.start_ns),
         latency_ns=-1 if span.latency_ns is None else span.latency_ns,
         error=span.error or '',
         publishes=[
@@ -79,30 +71,42 @@ def span_to_message(span: Span) -> SpanMessage:
     )
 
 
-def span_from_message(msg: SpanMessage) -> Span:
+def _hex(values: Any) -> str:
+    return bytes(bytearray(values)).hex()
+
+
+def _time_ns(stamp: Any) -> int:
+    return stamp.sec * _NS_PER_SEC + stamp.nanosec
+
+
+def _or_none(value: Any, empty: Any) -> Optional[Any]:
+    return None if value == empty else value
+
+
+def span_message_to_dict(msg: SpanMsg) -> Dict[str, Any]:
     """
-    Return the span a ``mtrace_msgs/msg/Span`` describes.
+    Return the JSON Lines record of a ``Span`` message, as ``Span.to_dict()`` does.
 
-    :raises ValueError: if the message's kind is unknown.
+    The message's "none" markers become ``None``: an all-zero parent (a root),
+    an empty topic, latency -1 and an empty error. An unknown kind number is
+    kept as its decimal string, so a newer publisher is still readable.
     """
-    try:
-        kind = _KIND_FROM_WIRE[msg.kind]
-    except KeyError:
-        raise ValueError(f'unknown span kind {msg.kind} in a mtrace_msgs/msg/Span') from None
-    parent = msg.parent_span_id.tobytes()
-    span = Span(
-        msg.node, msg.topic or None, kind, None if msg.latency_ns < 0 else msg.latency_ns)
-    span.context = TraceContext(
-        msg.trace_id.tobytes(), msg.span_id.tobytes(),
-        None if parent == INVALID_SPAN_ID else parent, FLAG_SAMPLED)
-    span.start_ns = _ns(msg.start)
-    span.end_ns = _ns(msg.end)
-    span.error = msg.error or None
-    span.publishes = [(publish.topic, publish.subscriber_count) for publish in msg.publishes]
-    span.links = [(link.trace_id.tobytes(), link.span_id.tobytes()) for link in msg.links]
-    return span
-
-
-def span_message_to_dict(msg: SpanMessage) -> Dict[str, Any]:
-    """Return a ``mtrace_msgs/msg/Span`` as the JSON Lines record of :meth:`Span.to_dict`."""
-    return span_from_message(msg).to_dict()
+    parent = bytes(bytearray(msg.parent_span_id))
+    return {
+        'trace_id': _hex(msg.trace_id),
+        'span_id': _hex(msg.span_id),
+        'parent_span_id': parent.hex() if any(parent) else None,
+        'node': msg.node,
+        'topic': _or_none(msg.topic, ''),
+        'kind': _KINDS.get(msg.kind, str(msg.kind)),
+        'start_ns': _time_ns(msg.start),
+        'end_ns': _time_ns(msg.end),
+        'latency_ns': _or_none(msg.latency_ns, -1),
+        'error': _or_none(msg.error, ''),
+        'publishes': [
+            {'topic': publish.topic, 'subscriber_count': publish.subscriber_count}
+            for publish in msg.publishes],
+        'links': [
+            {'trace_id': _hex(link.trace_id), 'span_id': _hex(link.span_id)}
+            for link in msg.links],
+    }

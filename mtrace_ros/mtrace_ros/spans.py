@@ -1,4 +1,5 @@
-"""Spans: what each root and each traced callback did, and where the records go.
+"""
+Spans: what each root and each traced callback did, and where the records go.
 
 A :class:`Span` is recorded for each root (explicit with
 :func:`mtrace_ros.start_trace`, or automatic when publishing outside any

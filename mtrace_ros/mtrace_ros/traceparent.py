@@ -1,4 +1,5 @@
-"""The W3C ``traceparent`` string: parse and check it, saying what is wrong.
+"""
+The W3C ``traceparent`` string: parse and check it, saying what is wrong.
 
 ``traceparent`` is how a trace enters or leaves ROS: an HTTP request, a
 ``TRACEPARENT`` environment variable, another tracer. Unlike OpenTelemetry's

@@ -6,7 +6,6 @@ from typing import Iterator
 from typing import Optional
 
 from mtrace_msgs.msg import TracedHeader
-
 from mtrace_ros import propagation
 from mtrace_ros import spans
 from mtrace_ros import traceparent as w3c

@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated ROS domains, rclpy contexts, nodes and child processes.
+"""
+Shared fixtures: isolated ROS domains, rclpy contexts, nodes and child processes.
 
 Every test gets its own ROS_DOMAIN_ID with localhost-only discovery, so that
 test runs on one machine never see each other. Waits poll with deadlines.
@@ -18,15 +19,14 @@ from typing import Dict
 from typing import List
 from typing import Optional
 
+from mtrace_ros import close_sinks
+from mtrace_ros import spans
 import pytest
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import Executor
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-
-from mtrace_ros import close_sinks
-from mtrace_ros import spans
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.pop('ROS_STATIC_PEERS', None)

@@ -4,13 +4,12 @@ from typing import NamedTuple
 
 from conftest import publish_until
 from mtrace_msgs.msg import TracedString
-import pytest
-
-from mtrace_ros import current_trace  # noqa: I100 (mtrace_ros last)
+from mtrace_ros import current_trace
 from mtrace_ros import link
 from mtrace_ros import start_trace
 from mtrace_ros import TraceContext
 from mtrace_ros import TracedNode
+import pytest
 
 
 class FanIn(NamedTuple):

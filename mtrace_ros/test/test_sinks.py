@@ -10,10 +10,7 @@ from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_msgs.msg import TracedString
-import pytest
-from rclpy.parameter import Parameter
-
-from mtrace_ros import configure_sinks  # noqa: I100 (mtrace_ros last)
+from mtrace_ros import configure_sinks
 from mtrace_ros import current_trace
 from mtrace_ros import spans
 from mtrace_ros import start_trace
@@ -25,8 +22,10 @@ from mtrace_ros.sinks.spec import parse_sinks
 from mtrace_ros.sinks.spec import SinkSpec
 from mtrace_ros.sinks.topic import TopicSink
 from mtrace_ros.span_messages import span_message_to_dict
-from mtrace_ros.span_messages import span_qos
+from mtrace_ros.span_messages import SPAN_QOS
 from mtrace_ros.span_messages import SPAN_TOPIC
+import pytest
+from rclpy.parameter import Parameter
 
 
 def test_sink_list_syntax_is_normalized(tmp_path, monkeypatch):
@@ -156,7 +155,7 @@ def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
     received = []
     collector.create_subscription(
         SpanMessage, SPAN_TOPIC, lambda msg: received.append(span_message_to_dict(msg)),
-        span_qos())
+        SPAN_QOS)
     sender = make_node(TracedNode, 'sender')
     [sink] = configure_sinks('topic', node=sender)
     assert isinstance(sink, TopicSink)

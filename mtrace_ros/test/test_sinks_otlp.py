@@ -11,17 +11,16 @@ from conftest import wait_until
 from fan_in import run_fan_in
 import grpc
 from mtrace_msgs.msg import TracedString
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.trace.v1.trace_pb2 import Status
-import pytest
-
-from mtrace_ros import close_sinks  # noqa: I100 (mtrace_ros last)
+from mtrace_ros import close_sinks
 from mtrace_ros import configure_sinks
 from mtrace_ros import spans
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.sinks.otlp import OtlpSink
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+import pytest
 
 
 class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):

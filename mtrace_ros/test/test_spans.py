@@ -6,16 +6,11 @@ import sys
 from conftest import publish_until
 from fan_in import run_fan_in
 from mtrace_msgs.msg import TracedString
-import pytest
-
-from mtrace_ros import current_trace  # noqa: I100 (mtrace_ros last)
+from mtrace_ros import current_trace
 from mtrace_ros import link
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
-from mtrace_ros.span_messages import span_from_message
-from mtrace_ros.span_messages import span_message_to_dict
-from mtrace_ros.span_messages import span_to_message
-from mtrace_ros.spans import Span
+import pytest
 
 TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 PARENT_ID = '00f067aa0ba902b7'
@@ -92,33 +87,6 @@ def test_link_outside_a_recorded_span_records_nothing_and_rejects_bad_input():
     assert other is context and context.span is None
     with pytest.raises(TypeError, match='TracedHeader'):
         link('not a message')
-
-
-def _full_span() -> Span:
-    with start_trace(f'00-{TRACE_ID}-{PARENT_ID}-01') as context:
-        span = Span('ns.b', '/a', 'receive', latency_ns=1234)
-        span.context = context
-    span.end_ns = span.start_ns + 5
-    span.error = 'ValueError: bad'
-    span.add_publish('/b', 2)
-    span.add_publish('/nowhere', 0)
-    span.add_link(context)
-    return span
-
-
-def test_span_message_gives_the_json_lines_record():
-    span = _full_span()
-    assert span_message_to_dict(span_to_message(span)) == span.to_dict()
-    root = Span('a', None, 'root')
-    with start_trace() as context:
-        root.context = context
-    root.end_ns = root.start_ns
-    message = span_to_message(root)
-    assert span_message_to_dict(message) == root.to_dict()
-    assert span_from_message(message).to_dict()['parent_span_id'] is None
-    message.kind = 7
-    with pytest.raises(ValueError, match='kind 7'):
-        span_from_message(message)
 
 
 def test_importing_mtrace_ros_does_not_load_opentelemetry():

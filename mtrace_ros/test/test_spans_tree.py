@@ -6,9 +6,8 @@ from conftest import node_script
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMessage
-
-from mtrace_ros.span_messages import span_message_to_dict  # noqa: I100 (mtrace_ros last)
-from mtrace_ros.span_messages import span_qos
+from mtrace_ros.span_messages import span_message_to_dict
+from mtrace_ros.span_messages import SPAN_QOS
 from mtrace_ros.span_messages import SPAN_TOPIC
 
 #: name -> (subscribes to, publishes on); the root publishes on a timer.
@@ -57,7 +56,7 @@ def test_spans_from_six_processes_rebuild_the_tree(make_node, executor, processe
     received = []
     collector.create_subscription(
         SpanMessage, SPAN_TOPIC, lambda msg: received.append(span_message_to_dict(msg)),
-        span_qos())
+        SPAN_QOS)
     executor.add_node(collector)
     children = _start(processes, tmp_path)
 

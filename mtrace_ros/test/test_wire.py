@@ -22,4 +22,3 @@ def test_traced_string_arrives_intact_from_another_process(make_node, executor, 
     assert msg.header.flags == talker.FLAGS
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == talker.STAMP
     assert msg.data == talker.DATA
-

@@ -1,4 +1,5 @@
-"""Rate-limited warnings about bad input: said once, counted always.
+"""
+Rate-limited warnings about bad input: said once, counted always.
 
 Messages come from other processes. When one carries no usable trace or
 cannot be unwrapped, mtrace says so on the node's logger, once per topic and

@@ -1,4 +1,5 @@
-"""How callbacks run inside a trace.
+"""
+How callbacks run inside a trace.
 
 rclpy's executors call subscription callbacks with no notion of context, and
 resume coroutine callbacks with ``coroutine.send(None)`` from whatever thread
@@ -29,8 +30,6 @@ from typing import Optional
 from typing import Tuple
 from typing import TypeVar
 
-from rclpy.impl.rcutils_logger import RcutilsLogger
-
 from mtrace_ros import propagation
 from mtrace_ros import spans
 from mtrace_ros.context import attach
@@ -39,6 +38,7 @@ from mtrace_ros.context import detach
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
 from mtrace_ros.impl import notices
+from rclpy.impl.rcutils_logger import RcutilsLogger
 
 T = TypeVar('T')
 F = TypeVar('F', bound=Callable[..., Any])

@@ -5,11 +5,6 @@ from typing import Callable
 from typing import Type
 from typing import Union
 
-from rclpy.node import Node
-from rclpy.publisher import Publisher
-from rclpy.qos import QoSProfile
-from rclpy.subscription import Subscription
-
 from mtrace_ros.config import tracing_enabled
 from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.publisher import publisher_class_for
@@ -17,6 +12,10 @@ from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import trace_callback
 from mtrace_ros.message_types import header_field
 from mtrace_ros.sinks.registry import configure_node_sinks
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
 
 
 class TracedNode(Node):

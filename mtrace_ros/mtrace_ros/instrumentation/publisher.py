@@ -1,4 +1,5 @@
-"""Traced publishers: every published message carries the active trace.
+"""
+Traced publishers: every published message carries the active trace.
 
 :class:`TracedPublisher` fills the ``TracedHeader`` field of message types
 that have one, in place: the topic keeps its type. :class:`EnvelopePublisher`
@@ -16,11 +17,6 @@ from typing import TypeVar
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
-from rclpy.node import Node
-from rclpy.publisher import Publisher
-from rclpy.qos import QoSProfile
-from rclpy.serialization import deserialize_message
-
 from mtrace_ros import envelope
 from mtrace_ros import propagation
 from mtrace_ros import spans
@@ -30,6 +26,10 @@ from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
 from mtrace_ros.message_types import header_field
 from mtrace_ros.sinks.registry import configure_from_environment
+from rclpy.node import Node
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
 
 MsgT = TypeVar('MsgT')
 

@@ -1,4 +1,5 @@
-"""Traced subscriptions: each callback runs in the trace of the message it handles.
+"""
+Traced subscriptions: each callback runs in the trace of the message it handles.
 
 rclpy's ``create_subscription`` has no class hook, so the callback is
 wrapped (see :mod:`mtrace_ros.instrumentation.callbacks`) and the returned
@@ -12,17 +13,16 @@ from typing import Type
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
-from rclpy.node import Node
-from rclpy.qos import QoSProfile
-from rclpy.serialization import deserialize_message
-from rclpy.subscription import Subscription
-
 from mtrace_ros import envelope
 from mtrace_ros.config import tracing_enabled
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
 from mtrace_ros.message_types import header_field
 from mtrace_ros.sinks.registry import configure_from_environment
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
+from rclpy.subscription import Subscription
 
 
 def _header_unpacker(msg_type: Type, field: str, raw: bool) -> Unpack:
@@ -83,7 +83,7 @@ def create_traced_subscription(
 
     Takes the arguments of ``Node.create_subscription``, including ``raw=``,
     ``async def`` callbacks and callbacks taking a ``MessageInfo``. For a type
-    with no ``TracedHeader`` field it subscribes to the ``TracedEnvelope``\\ s
+    with no ``TracedHeader`` field it subscribes to the envelopes
     that :func:`mtrace_ros.create_traced_publisher` sends, and hands the
     callback the original message.
 

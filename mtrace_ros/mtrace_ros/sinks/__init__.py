@@ -1,4 +1,5 @@
-"""Span sinks: where recorded spans go (a ROS topic, a JSON Lines file, OTLP).
+"""
+Span sinks: where recorded spans go (a ROS topic, a JSON Lines file, OTLP).
 
 Each sink exports from a thread of its own through a bounded queue, so a slow
 or broken sink never blocks a callback: it drops spans, counts them and warns

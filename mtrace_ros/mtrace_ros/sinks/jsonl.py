@@ -1,4 +1,5 @@
-"""The JSON Lines sink: one :meth:`Span.to_dict` record per line, appended to a file.
+"""
+The JSON Lines sink: one :meth:`Span.to_dict` record per line, appended to a file.
 
 Several processes may append to the same file: each batch is one ``write``
 on a file opened with ``O_APPEND``, so lines never interleave. A file that

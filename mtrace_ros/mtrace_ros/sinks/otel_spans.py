@@ -1,4 +1,5 @@
-"""mtrace spans as OpenTelemetry SDK spans, with mtrace's own ids.
+"""
+mtrace spans as OpenTelemetry SDK spans, with mtrace's own ids.
 
 Imported only by the OTLP sink, so that ``import mtrace_ros`` never loads the
 OpenTelemetry SDK. The SDK spans are built directly (no tracer, no id
@@ -11,6 +12,8 @@ from typing import Any
 from typing import Dict
 from typing import List
 
+from mtrace_ros.spans import KIND_RECEIVE
+from mtrace_ros.spans import Span
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import ReadableSpan
@@ -23,9 +26,6 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.trace import Status
 from opentelemetry.trace import StatusCode
 from opentelemetry.trace import TraceFlags
-
-from mtrace_ros.spans import KIND_RECEIVE
-from mtrace_ros.spans import Span
 
 #: Attribute names: OpenTelemetry messaging conventions where one fits.
 TOPIC_ATTRIBUTE = 'messaging.destination.name'

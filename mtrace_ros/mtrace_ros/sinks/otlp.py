@@ -1,4 +1,5 @@
-"""The OTLP sink: spans sent to an OpenTelemetry collector, Jaeger or Tempo.
+"""
+The OTLP sink: spans sent to an OpenTelemetry collector, Jaeger or Tempo.
 
 Spans are converted to OpenTelemetry SDK spans that keep mtrace's ids (see
 :mod:`mtrace_ros.sinks.otel_spans`) and handed, a batch at a time, to the

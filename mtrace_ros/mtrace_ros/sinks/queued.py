@@ -1,4 +1,5 @@
-"""The shared shape of every span sink: a bounded queue drained by one thread.
+"""
+The shared shape of every span sink: a bounded queue drained by one thread.
 
 Spans end in user callbacks, and a sink may be slow or broken (a full disk,
 an OTLP endpoint that is down). So :meth:`QueuedSink.submit` only puts the
@@ -14,9 +15,8 @@ import threading
 import time
 from typing import List
 
-import rclpy.logging
-
 from mtrace_ros.spans import Span
+import rclpy.logging
 
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH_SIZE = 512

@@ -1,4 +1,5 @@
-"""Which span sinks a process has: configured once, from the environment, parameters or code.
+"""
+Which span sinks a process has: configured once, from the environment, parameters or code.
 
 Sinks are named by entries of the sink list syntax (:mod:`mtrace_ros.sinks.spec`).
 Configuring is idempotent: an entry that names a sink the process already has
@@ -16,12 +17,6 @@ from typing import Optional
 from typing import Set
 from typing import Tuple
 
-from rcl_interfaces.msg import ParameterDescriptor
-from rcl_interfaces.msg import ParameterType
-import rclpy
-import rclpy.logging
-from rclpy.node import Node
-
 from mtrace_ros import spans
 from mtrace_ros.sinks.jsonl import JsonLinesSink
 from mtrace_ros.sinks.otlp import OtlpSink
@@ -33,6 +28,11 @@ from mtrace_ros.sinks.spec import parse_sinks
 from mtrace_ros.sinks.spec import SinkSpec
 from mtrace_ros.sinks.spec import TOPIC
 from mtrace_ros.sinks.topic import TopicSink
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterType
+import rclpy
+import rclpy.logging
+from rclpy.node import Node
 
 #: The environment variable naming the sinks of every process it is set for.
 ENV_SINKS = 'MTRACE_SINKS'

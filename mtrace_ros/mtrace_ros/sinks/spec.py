@@ -1,4 +1,5 @@
-"""The sink list syntax shared by ``MTRACE_SINKS``, the ``mtrace.sinks`` parameter and the API.
+"""
+The sink list syntax shared by ``MTRACE_SINKS``, the ``mtrace.sinks`` parameter and the API.
 
 A comma-separated list of entries, each ``KIND`` or ``KIND:TARGET``::
 
@@ -21,10 +22,9 @@ from typing import List
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from mtrace_ros.span_messages import SPAN_TOPIC
 from rclpy.exceptions import InvalidTopicNameException
 from rclpy.validate_full_topic_name import validate_full_topic_name
-
-from mtrace_ros.span_messages import SPAN_TOPIC
 
 TOPIC = 'topic'
 JSONL = 'jsonl'

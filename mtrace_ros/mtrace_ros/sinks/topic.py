@@ -1,4 +1,5 @@
-"""The topic sink: spans published as ``mtrace_msgs/msg/Span`` for one collector to gather.
+"""
+The topic sink: spans published as ``mtrace_msgs/msg/Span`` for one collector to gather.
 
 The sink publishes from a small node of its own, in the context of the node
 that configured it (hidden: its name starts with ``_``). It ignores global
@@ -14,15 +15,14 @@ from typing import Any
 from typing import List
 
 from mtrace_msgs.msg import Span as SpanMessage
-from rclpy.context import Context
-from rclpy.node import Node
-
 from mtrace_ros import spans
 from mtrace_ros.sinks.queued import QueuedSink
-from mtrace_ros.span_messages import span_qos
+from mtrace_ros.span_messages import SPAN_QOS
 from mtrace_ros.span_messages import span_to_message
 from mtrace_ros.span_messages import SPAN_TOPIC
 from mtrace_ros.spans import Span
+from rclpy.context import Context
+from rclpy.node import Node
 
 
 class TopicSink(QueuedSink):
@@ -41,7 +41,7 @@ class TopicSink(QueuedSink):
         self._node = Node(
             f'_mtrace_spans_{os.getpid()}_{os.urandom(3).hex()}', context=context,
             use_global_arguments=False, enable_rosout=False, start_parameter_services=False)
-        self._publisher = self._node.create_publisher(SpanMessage, topic, span_qos())
+        self._publisher = self._node.create_publisher(SpanMessage, topic, SPAN_QOS)
         super().__init__(f'topic:{topic}', **kwargs)
         context.on_shutdown(self._on_context_shutdown)
 

@@ -1,14 +1,14 @@
-"""Publish TracedStrings with a fixed, known header with plain rclpy until stopped.
+"""
+Publish TracedStrings with a fixed, known header with plain rclpy until stopped.
 
 Used to check that every header byte crosses a process boundary intact.
 """
 
 import sys
 
+from mtrace_msgs.msg import TracedString
 import rclpy
 from rclpy.executors import ExternalShutdownException
-
-from mtrace_msgs.msg import TracedString
 
 TRACE_ID = list(range(1, 17))
 SPAN_ID = [0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5, 0x96, 0x87]

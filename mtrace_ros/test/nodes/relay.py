@@ -1,4 +1,5 @@
-"""A TracedNode that relays TracedStrings: a root with a timer, a relay, or a leaf.
+"""
+A TracedNode that relays TracedStrings: a root with a timer, a relay, or a leaf.
 
     relay.py --name a --pub a --period 0.2     # root: a new trace every 0.2 s
     relay.py --name b --sub a --pub b          # relay: forwards what it gets
@@ -11,12 +12,11 @@ import argparse
 import sys
 
 from mtrace_msgs.msg import TracedString
+from mtrace_ros import start_trace
+from mtrace_ros import TracedNode
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.utilities import remove_ros_args
-
-from mtrace_ros import start_trace
-from mtrace_ros import TracedNode
 
 
 class Relay(TracedNode):

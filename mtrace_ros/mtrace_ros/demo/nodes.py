@@ -1,0 +1,173 @@
+"""
+The six demo nodes; each is a console_script (``ros2 run mtrace_ros a`` ...).
+
+They are ordinary nodes converted by their base class (:class:`TracedNode`)
+and log with ``self.get_logger()`` as usual: every line they write while
+handling a message carries its trace id. Two of them do on purpose what
+breaks naive trace propagation: ``b`` awaits, in an ``async def`` callback, a
+future that a timer callback completes later; ``c`` hands its work to a
+thread pool.
+"""
+
+import concurrent.futures
+import time
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+from mtrace_msgs.msg import TracedString
+import mtrace_ros
+from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
+from mtrace_ros.demo.topology import DemoNode
+from mtrace_ros.demo.topology import node_named
+import rclpy
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.task import Future
+
+QOS_DEPTH = 10
+#: How long b holds each message before its release timer lets it go on.
+B_HOLD_SEC = 0.02
+
+
+class TreeNode(mtrace_ros.TracedNode):
+    """A node of the demo tree: subscribes to its parent's topic, publishes to its children."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec.name)
+        self.spec = spec
+        self.group = ReentrantCallbackGroup()
+        self.outputs = [
+            self.create_publisher(TracedString, topic, QOS_DEPTH) for topic in spec.publishes]
+        if spec.subscribes:
+            self.create_subscription(
+                TracedString, spec.subscribes, self.on_message, QOS_DEPTH,
+                callback_group=self.group)
+
+    def on_message(self, msg: TracedString) -> None:
+        """Handle one message: log it and pass it on."""
+        self.get_logger().info(f'received "{msg.data}" on {self.spec.subscribes}')
+        self.forward(msg.data)
+
+    def forward(self, data: str) -> None:
+        """Publish ``data`` to every child of this node."""
+        for publisher in self.outputs:
+            publisher.publish(TracedString(data=data))
+
+
+class RootNode(TreeNode):
+    """``a``: one new trace per timer tick, at the ``rate`` parameter (Hz)."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        rate = self.declare_parameter('rate', DEFAULT_RATE_HZ).value
+        self.ticks = 0
+        self.create_timer(1.0 / rate, self.tick)
+
+    def tick(self) -> None:
+        """Start a trace and send the input of this tick down the tree."""
+        self.ticks += 1
+        with mtrace_ros.start_trace(node=self.get_logger().name):
+            self.get_logger().info(f'tick {self.ticks}: new input, starting a trace')
+            self.forward(f'input {self.ticks}')
+
+
+class AwaitingNode(TreeNode):
+    """``b``: an ``async def`` callback awaits a future that a timer callback completes."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        self.held: List[Tuple[Future, float]] = []
+        self.create_timer(B_HOLD_SEC, self.release, callback_group=self.group)
+
+    async def on_message(self, msg: TracedString) -> None:
+        """Wait for the release timer, then pass the message on (in the same trace)."""
+        self.get_logger().info(f'received "{msg.data}"; waiting for the release timer')
+        released = Future()
+        self.held.append((released, time.monotonic()))
+        waited_ms = await released
+        self.get_logger().info(f'released after {waited_ms:.1f} ms; forwarding to d and e')
+        self.forward(msg.data)
+
+    def release(self) -> None:
+        """Complete every held future (runs outside any trace: a plain timer)."""
+        held, self.held = self.held, []
+        now = time.monotonic()
+        for future, since in held:
+            future.set_result((now - since) * 1000.0)
+
+
+class PoolNode(TreeNode):
+    """``c``: hands each message to a worker thread, carrying the trace with ``wrap``."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+
+    def on_message(self, msg: TracedString) -> None:
+        """Queue the work; the worker logs and publishes in this message's trace."""
+        self.get_logger().info(f'received "{msg.data}"; handing it to a worker thread')
+        self.pool.submit(mtrace_ros.wrap(self.work), msg.data)
+
+    def work(self, data: str) -> None:
+        """Do the work in a pool thread, inside the trace carried by ``wrap``."""
+        started = time.perf_counter()
+        result = data.upper()
+        self.get_logger().info(
+            f'worker thread processed "{data}" in {(time.perf_counter() - started) * 1e6:.0f} us')
+        self.forward(result)
+
+    def destroy_node(self) -> None:
+        """Stop the pool with the node."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        super().destroy_node()
+
+
+_NODE_CLASSES = {'a': RootNode, 'b': AwaitingNode, 'c': PoolNode}
+
+
+def run(name: str, args: Optional[List[str]] = None) -> None:
+    """Run the demo node ``name`` until Ctrl-C or shutdown."""
+    spec = node_named(name)
+    with rclpy.init(args=args):
+        node = _NODE_CLASSES.get(name, TreeNode)(spec)
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+
+
+def main_a(args: Optional[List[str]] = None) -> None:
+    """Run node ``a``, the root."""
+    run('a', args)
+
+
+def main_b(args: Optional[List[str]] = None) -> None:
+    """Run node ``b``."""
+    run('b', args)
+
+
+def main_c(args: Optional[List[str]] = None) -> None:
+    """Run node ``c``."""
+    run('c', args)
+
+
+def main_d(args: Optional[List[str]] = None) -> None:
+    """Run node ``d``."""
+    run('d', args)
+
+
+def main_e(args: Optional[List[str]] = None) -> None:
+    """Run node ``e``."""
+    run('e', args)
+
+
+def main_f(args: Optional[List[str]] = None) -> None:
+    """Run node ``f``."""
+    run('f', args)

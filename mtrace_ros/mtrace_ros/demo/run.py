@@ -1,0 +1,167 @@
+"""
+Run the demo tree without launch_ros (``make demo``), as ``ros2 launch`` would.
+
+Each node of :mod:`mtrace_ros.demo.topology` runs as its own OS process, from
+the installed console_script, its output prefixed with its name. After the
+given duration, or on Ctrl-C, every process is stopped (SIGINT, then SIGKILL
+for stragglers), and a summary says how many traces the root started, which
+nodes logged each of a few of them, and the trees rebuilt from their spans.
+"""
+
+import argparse
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Set
+from typing import TextIO
+
+from ament_index_python.packages import get_package_prefix
+
+from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
+from mtrace_ros.demo.topology import DemoNode
+from mtrace_ros.demo.topology import NODES
+from mtrace_ros.demo.topology import PACKAGE
+from mtrace_ros.span_records import read_records
+from mtrace_ros.trees import Forest
+from mtrace_ros.trees import render_text
+
+TRACE_ID = re.compile(r'trace_id=([0-9a-f]{32})')
+STOP_TIMEOUT_SEC = 10.0
+SUMMARY_TRACES = 3
+
+
+class NodeProcess:
+    """One demo node's process, and the trace ids found in its output."""
+
+    def __init__(self, spec: DemoNode, index: int, args: List[str], env: Dict[str, str],
+                 out: TextIO, out_lock: threading.Lock) -> None:
+        self.spec = spec
+        self.label = f'[{spec.name}-{index}]'
+        self.trace_ids: Set[str] = set()
+        # A process group of its own: a terminal's Ctrl-C reaches only the
+        # runner, which stops the nodes once, in order.
+        self.popen = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            text=True, errors='replace', bufsize=1, process_group=0)
+        self._reader = threading.Thread(target=self._read, args=(out, out_lock), daemon=True)
+        self._reader.start()
+
+    def _read(self, out: TextIO, out_lock: threading.Lock) -> None:
+        for line in self.popen.stdout:
+            self.trace_ids.update(TRACE_ID.findall(line))
+            with out_lock:
+                out.write(f'{self.label} {line}')
+                out.flush()
+
+    def interrupt(self) -> None:
+        """Ask the node to stop, as Ctrl-C would."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+
+    def reap(self, deadline: float) -> int:
+        """Wait for the process until ``deadline``, kill it after; return its exit code."""
+        try:
+            self.popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        self._reader.join(STOP_TIMEOUT_SEC)
+        return self.popen.returncode
+
+
+def _command(spec: DemoNode, rate: float) -> List[str]:
+    executable = pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / spec.executable
+    command = [str(executable)]
+    if spec.subscribes is None:
+        command += ['--ros-args', '-p', f'rate:={rate}']
+    return command
+
+
+def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
+             out: TextIO = sys.stdout) -> List[NodeProcess]:
+    """Run every node for ``duration_sec`` (or until Ctrl-C); return the stopped processes."""
+    out_lock = threading.Lock()
+    processes: List[NodeProcess] = []
+    try:
+        # Leaves first, root last: the first traces find their subscribers ready.
+        # Labels number the nodes in topology order, as a launch file would.
+        for spec in reversed(NODES):
+            index = NODES.index(spec) + 1
+            env = dict(os.environ, PYTHONUNBUFFERED='1')
+            env.setdefault('MTRACE_SINKS', f'jsonl:{spans_dir / spec.name}.jsonl')
+            processes.append(
+                NodeProcess(spec, index, _command(spec, rate), env, out, out_lock))
+        deadline = time.monotonic() + duration_sec
+        while time.monotonic() < deadline and all(p.popen.poll() is None for p in processes):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            process.interrupt()
+        deadline = time.monotonic() + STOP_TIMEOUT_SEC
+        for process in processes:
+            process.reap(deadline)
+    return processes
+
+
+def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO) -> int:
+    """Print which nodes logged the root's traces, and their span trees; return complete ones."""
+    root = next(p for p in processes if p.spec.subscribes is None)
+    names = [spec.name for spec in NODES]
+    seen_by = {
+        trace_id: [p.spec.name for p in sorted(processes, key=lambda p: names.index(p.spec.name))
+                   if trace_id in p.trace_ids]
+        for trace_id in root.trace_ids}
+    complete = [trace for trace, nodes in seen_by.items() if len(nodes) == len(NODES)]
+    foreign = set().union(*(p.trace_ids for p in processes)) - root.trace_ids
+    out.write(f'\n=== summary: {len(root.trace_ids)} traces started by {root.spec.name}, '
+              f'{len(complete)} logged by all {len(NODES)} nodes'
+              f'{f", {len(foreign)} trace ids not started by the root" if foreign else ""}\n')
+    for trace_id in sorted(seen_by)[:SUMMARY_TRACES]:
+        out.write(f'trace {trace_id}: logged by {", ".join(seen_by[trace_id])}\n')
+    _print_trees(spans_dir, complete[:SUMMARY_TRACES], out)
+    for process in processes:
+        if process.popen.returncode not in (0, -signal.SIGINT):
+            out.write(f'{process.label} exited with code {process.popen.returncode}\n')
+    return len(complete)
+
+
+def _print_trees(spans_dir: pathlib.Path, trace_ids: List[str], out: TextIO) -> None:
+    """Print the span trees of ``trace_ids`` from the nodes' JSON Lines span files."""
+    lines: List[bytes] = []
+    for path in sorted(spans_dir.glob('*.jsonl')):
+        lines.extend(path.read_bytes().splitlines())
+    forest = Forest(read_records(lines)[0])
+    chosen = [trace for trace in forest.traces if trace.trace_id in trace_ids]
+    if chosen:
+        out.write('\n=== span trees (as `mtrace tree` prints them)\n')
+        out.write(render_text(forest, chosen) + '\n')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the demo tree; return 0 when every node stopped cleanly."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--duration', type=float, default=10.0,
+                        help='seconds to run before stopping every node (default: 10)')
+    parser.add_argument('--rate', type=float, default=DEFAULT_RATE_HZ,
+                        help=f'traces per second started by the root (default: {DEFAULT_RATE_HZ})')
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix='mtrace-demo-') as spans_dir:
+        processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir))
+        summarize(processes, pathlib.Path(spans_dir), sys.stdout)
+    failed = [p for p in processes if p.popen.returncode not in (0, -signal.SIGINT)]
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

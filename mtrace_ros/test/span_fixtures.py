@@ -1,0 +1,35 @@
+"""Spans for tests: real :class:`mtrace_ros.spans.Span` records and their span topic messages."""
+
+import itertools
+from typing import Iterable
+from typing import Optional
+from typing import Tuple
+
+from mtrace_ros import spans
+from mtrace_ros.context import TraceContext
+
+_counter = itertools.count(1)
+
+
+def make_span(
+    *,
+    node: str = 'b',
+    topic: Optional[str] = '/a_to_b',
+    latency_ns: Optional[int] = 800_000,
+    root: bool = False,
+    error: Optional[BaseException] = None,
+    publishes: Iterable[Tuple[str, int]] = (),
+    links: Iterable[TraceContext] = (),
+) -> spans.Span:
+    """Return an ended span with distinct ids, made the way instrumentation makes them."""
+    n = next(_counter)
+    span = spans.Span(node, topic, spans.KIND_ROOT if root else spans.KIND_RECEIVE, latency_ns)
+    span.context = TraceContext(
+        bytes([0x4b, *range(14), n % 256]), n.to_bytes(8, 'big'),
+        None if root else (n + 1000).to_bytes(8, 'big'))
+    for publish in publishes:
+        span.add_publish(*publish)
+    for link in links:
+        span.add_link(link)
+    spans.end(span, error)
+    return span

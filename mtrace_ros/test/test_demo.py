@@ -1,0 +1,77 @@
+"""The demo tree: make demo's embedded runner, and the launch file's nodes."""
+
+import ast
+import importlib.metadata
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import uuid
+
+from ament_index_python.packages import get_package_prefix
+from ament_index_python.packages import get_package_share_directory
+from conftest import wait_until
+
+from mtrace_ros.demo.topology import NODES
+from mtrace_ros.demo.topology import PACKAGE
+
+LINE = re.compile(r'^\[(?P<node>[a-z]+)-\d+\] (?P<text>.*)$')
+TRACE_ID = re.compile(r'trace_id=([0-9a-f]{32})')
+
+
+def _processes_with(marker: str):
+    """Return the pids of live processes whose environment holds ``marker``."""
+    pids = []
+    for proc in pathlib.Path('/proc').iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / 'environ').read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
+def test_embedded_demo_shows_each_trace_in_all_six_nodes(domain_id):
+    marker = f'MTRACE_DEMO_TEST={uuid.uuid4().hex}'
+    env = dict(os.environ, MTRACE_DEMO_TEST=marker.split('=')[1])
+    result = subprocess.run(
+        [sys.executable, '-m', 'mtrace_ros.demo.run', '--duration', '6', '--rate', '5'],
+        env=env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    traces_by_node = {spec.name: set() for spec in NODES}
+    for line in result.stdout.splitlines():
+        match = LINE.match(line)
+        if match:
+            traces_by_node[match['node']].update(TRACE_ID.findall(match['text']))
+    started = traces_by_node['a']
+    everywhere = set.intersection(*traces_by_node.values())
+    assert len(everywhere) >= 3, result.stdout
+    for node, traces in traces_by_node.items():
+        assert traces <= started, f'{node} logged trace ids the root never started'
+    assert 'summary' in result.stdout
+    assert wait_until(lambda: not _processes_with(marker), timeout_sec=5)
+
+
+def test_every_launched_node_is_a_console_script_of_the_package():
+    scripts = {
+        entry.name for entry in importlib.metadata.entry_points(group='console_scripts')
+        if entry.dist is not None and entry.dist.name.replace('-', '_') == PACKAGE}
+    lib = pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE
+    assert len({spec.name for spec in NODES}) == 6
+    for spec in NODES:
+        assert spec.executable in scripts
+        assert os.access(lib / spec.executable, os.X_OK)
+
+
+def test_launch_file_is_installed_where_ros2_launch_finds_it_and_uses_the_topology():
+    launch_file = pathlib.Path(get_package_share_directory(PACKAGE)) / 'launch' / 'demo.launch.py'
+    tree = ast.parse(launch_file.read_text())
+    imported = {
+        (node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        for alias in node.names}
+    assert ('launch_ros.actions', 'Node') in imported
+    assert ('mtrace_ros.demo.topology', 'NODES') in imported
+    functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert 'generate_launch_description' in functions

@@ -1,0 +1,81 @@
+"""
+start_trace(traceparent): continuing outside traces, per W3C Trace Context.
+
+https://www.w3.org/TR/trace-context/#traceparent-header
+"""
+
+import mtrace_ros
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+import pytest
+
+TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
+PARENT = '00f067aa0ba902b7'
+
+
+def test_valid_traceparent_continues_the_outside_trace():
+    with mtrace_ros.start_trace(f'00-{TRACE}-{PARENT}-01') as context:
+        assert context.trace_id == TRACE
+        assert context.parent_span_id == PARENT
+        assert context.span_id != PARENT
+        assert context.sampled
+
+
+def test_unsampled_flag_is_kept():
+    with mtrace_ros.start_trace(f'00-{TRACE}-{PARENT}-00') as context:
+        assert not context.sampled
+        assert context.traceparent.endswith('-00')
+
+
+def test_future_version_is_read_by_its_first_four_fields():
+    """Spec 3.2.4: a higher version is parsed as 00 and extra fields are ignored."""
+    with mtrace_ros.start_trace(f'cc-{TRACE}-{PARENT}-01-what-the-future-holds') as context:
+        assert context.trace_id == TRACE
+
+
+@pytest.mark.parametrize(('value', 'reason'), [
+    ('', 'fields'),
+    (f'00-{TRACE}-{PARENT}', 'fields'),
+    (f'00-{TRACE[:-1]}-{PARENT}-01', 'trace-id must be 32'),
+    (f'00-{TRACE}-{PARENT}0-01', 'parent-id must be 16'),
+    (f'0-{TRACE}-{PARENT}-01', 'version must be 2'),
+    (f'00-{TRACE}-{PARENT}-1', 'trace-flags must be 2'),
+    (f'00-{TRACE.upper()}-{PARENT}-01', 'not lowercase hex'),
+    (f'00-{TRACE[:-1]}g-{PARENT}-01', 'not lowercase hex'),
+    (f'ff-{TRACE}-{PARENT}-01', 'version ff'),
+    (f'00-{"0" * 32}-{PARENT}-01', 'trace-id is all zeros'),
+    (f'00-{TRACE}-{"0" * 16}-01', 'parent-id is all zeros'),
+    (f'00-{TRACE}-{PARENT}-01-extra', 'exactly 4 fields'),
+])
+def test_invalid_traceparent_raises_value_error_saying_why(value, reason):
+    with pytest.raises(ValueError, match=reason):
+        with mtrace_ros.start_trace(value):
+            pass
+    assert mtrace_ros.current_trace() is None
+
+
+def test_non_string_traceparent_is_rejected():
+    with pytest.raises(ValueError, match='must be a str'):
+        with mtrace_ros.start_trace(b'00-abc'):
+            pass
+
+
+def test_opentelemetry_reads_our_traceparent():
+    with mtrace_ros.start_trace() as context:
+        carrier = {'traceparent': context.traceparent}
+    otel_context = TraceContextTextMapPropagator().extract(carrier)
+    span_context = otel_trace.get_current_span(otel_context).get_span_context()
+    assert span_context.is_valid
+    assert f'{span_context.trace_id:032x}' == context.trace_id
+    assert f'{span_context.span_id:016x}' == context.span_id
+
+
+def test_we_read_opentelemetry_traceparent():
+    span_context = otel_trace.SpanContext(
+        trace_id=int(TRACE, 16), span_id=int(PARENT, 16), is_remote=False,
+        trace_flags=otel_trace.TraceFlags(1))
+    carrier = {}
+    TraceContextTextMapPropagator().inject(
+        carrier, otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(span_context)))
+    with mtrace_ros.start_trace(carrier['traceparent']) as context:
+        assert (context.trace_id, context.parent_span_id) == (TRACE, PARENT)
