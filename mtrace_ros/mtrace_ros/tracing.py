@@ -49,7 +49,8 @@ def start_trace(
     :param traceparent: a W3C ``traceparent`` string (from an HTTP request, a
         ``TRACEPARENT`` environment variable, another tracer): the body then
         runs in a new span of that trace, child of the span it names.
-    :param node: the name the root span is recorded under.
+    :param node: the name the root span is recorded under (default: the
+        node of the first traced publisher that publishes in it).
     :raises ValueError: if ``traceparent`` is malformed or invalid, saying why.
     :return: the new context (``None`` when tracing is switched off).
     """
@@ -96,7 +97,8 @@ def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceCo
         a ``TracedHeader``, or a :class:`TraceContext` saved from
         :func:`mtrace_ros.current_trace` (for envelope-traced types, whose
         callback gets the message without its header).
-    :param node: the name the span is recorded under.
+    :param node: the name the span is recorded under (default: the node of
+        the first traced publisher that publishes in it).
     :raises TypeError: if ``message`` cannot carry a trace.
     """
     parent = _context_of(message)

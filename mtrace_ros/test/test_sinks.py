@@ -178,7 +178,7 @@ def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
 def test_bad_environment_entry_is_a_warning_and_good_entries_still_work(processes, tmp_path):
     path = tmp_path / 'a.jsonl'
     root = processes(
-        node_script('relay.py') + ['--name', 'a', '--pub', 'a', '--period', '0.05'],
+        node_script('chain_node.py') + ['a', '--pub', 'a', '--root-period', '0.05'],
         name='root', env={'MTRACE_SINKS': f'bogus:1, jsonl:{path}, jsonl:'})
     assert wait_until(lambda: path.exists() and path.read_text().count('\n') >= 2), root.output()
     records = [json.loads(line) for line in path.read_text().splitlines()]

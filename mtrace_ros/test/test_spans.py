@@ -51,7 +51,7 @@ def test_receive_span_records_parent_latency_and_publishes(make_node, executor, 
     nowhere = make_node(TracedNode, 'lonely').create_publisher(TracedString, 'nowhere', 10)
 
     def publish():
-        with start_trace(node='sender'):
+        with start_trace():  # the root span takes the name of the node that publishes first
             publisher.publish(TracedString(data='x'))
             nowhere.publish(TracedString(data='lost'))
     assert publish_until(executor, publish, lambda: seen)

@@ -27,8 +27,8 @@ def _start(processes, tmp_path):
     """Start the six nodes; a, b, c get their sinks from MTRACE_SINKS, d, e, f by parameter."""
     children = []
     for name, (sub, pub) in TREE.items():
-        args = node_script('relay.py') + ['--name', name]
-        args += ['--sub', sub] if sub else ['--period', '0.2']
+        args = node_script('chain_node.py') + [name]
+        args += ['--sub', sub] if sub else ['--root-period', '0.2']
         args += ['--pub', pub] if pub else []
         sinks = f'topic,jsonl:{tmp_path / name}.jsonl'
         if name in 'abc':

@@ -39,7 +39,8 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     Return the context a publish runs in, and the root span it opened, if any.
 
     That is the active context, or, outside any trace, the root of a new trace
-    of its own. The publish is noted on the span being recorded.
+    of its own. The publish is noted on the span being recorded; a span
+    started without a node name (``start_trace()``) takes the publisher's.
     """
     context = current_trace()
     root = None
@@ -51,6 +52,8 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     span = context.span
     if span is not None:
         span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
+        if not span.node:
+            span.node = publisher.logger_name
     return context, root
 
 
