@@ -16,7 +16,10 @@ from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
 from mtrace_ros.logging import instrument_logging
 from mtrace_ros.logging import RosLogHandler
+from mtrace_ros.sinks import close_sinks
+from mtrace_ros.sinks import configure_sinks
 from mtrace_ros.tracing import continue_trace
+from mtrace_ros.tracing import link
 from mtrace_ros.tracing import start_trace
 
 __all__ = [
@@ -25,11 +28,14 @@ __all__ = [
     'TraceContext',
     'TracedNode',
     'TracedPublisher',
+    'close_sinks',
+    'configure_sinks',
     'continue_trace',
     'create_traced_publisher',
     'create_traced_subscription',
     'current_trace',
     'instrument_logging',
+    'link',
     'start_trace',
     'wrap',
 ]

@@ -18,19 +18,15 @@ from typing import TextIO
 
 from mtrace_msgs.msg import Span as SpanMsg
 from mtrace_ros.span_messages import span_message_to_dict
+from mtrace_ros.span_messages import SPAN_QOS
+from mtrace_ros.span_messages import SPAN_TOPIC
 import rclpy
 from rclpy.context import Context
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
-from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-#: Where mtrace publishes the spans of every process.
-SPAN_TOPIC = '/mtrace/spans'
-#: Reliable and volatile: matches reliable publishers and keeps bursts of spans.
-SPAN_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 NODE_NAME = 'mtrace_collect'
 _POLL_SEC = 0.1
 

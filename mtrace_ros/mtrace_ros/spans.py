@@ -4,8 +4,9 @@ Spans: what each root and each traced callback did, and where the records go.
 A :class:`Span` is recorded for each root (explicit with
 :func:`mtrace_ros.start_trace`, or automatic when publishing outside any
 trace) and each traced callback of a sampled trace. It is handed to every
-registered sink when it ends. With no sink registered no span is created, so
-tracing costs only the context switch.
+registered sink when it ends (the sinks themselves, and how a process chooses
+them, are in :mod:`mtrace_ros.sinks`). With no sink registered no span is
+created, so tracing costs only the context switch.
 """
 
 import threading

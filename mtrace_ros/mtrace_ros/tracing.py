@@ -6,12 +6,12 @@ from typing import Iterator
 from typing import Optional
 
 from mtrace_msgs.msg import TracedHeader
-
 from mtrace_ros import propagation
 from mtrace_ros import spans
 from mtrace_ros import traceparent as w3c
 from mtrace_ros.config import tracing_enabled
 from mtrace_ros.context import attach
+from mtrace_ros.context import current_trace
 from mtrace_ros.context import detach
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
@@ -49,7 +49,8 @@ def start_trace(
     :param traceparent: a W3C ``traceparent`` string (from an HTTP request, a
         ``TRACEPARENT`` environment variable, another tracer): the body then
         runs in a new span of that trace, child of the span it names.
-    :param node: the name the root span is recorded under.
+    :param node: the name the root span is recorded under (default: the
+        node of the first traced publisher that publishes in it).
     :raises ValueError: if ``traceparent`` is malformed or invalid, saying why.
     :return: the new context (``None`` when tracing is switched off).
     """
@@ -96,7 +97,8 @@ def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceCo
         a ``TracedHeader``, or a :class:`TraceContext` saved from
         :func:`mtrace_ros.current_trace` (for envelope-traced types, whose
         callback gets the message without its header).
-    :param node: the name the span is recorded under.
+    :param node: the name the span is recorded under (default: the node of
+        the first traced publisher that publishes in it).
     :raises TypeError: if ``message`` cannot carry a trace.
     """
     parent = _context_of(message)
@@ -110,3 +112,25 @@ def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceCo
         span.context = context
     with _active(context) as active:
         yield active
+
+
+def link(message: Any) -> Optional[TraceContext]:
+    """
+    Link the active span to the trace of another message (fan-in).
+
+    A callback that combines messages of several traces (a fusion node, a
+    synchronizer) runs in the trace of the message that triggered it; call
+    ``link`` with each other message it combines, so that the tree view and
+    the OTLP export show where those came from. Outside a recorded span
+    (no trace, no sink, or an unsampled trace) nothing is recorded.
+
+    :param message: what :func:`continue_trace` accepts: a message with a
+        ``TracedHeader`` field, a ``TracedHeader``, or a :class:`TraceContext`.
+    :raises TypeError: if ``message`` cannot carry a trace.
+    :return: the linked span's context, or ``None`` if ``message`` has no trace.
+    """
+    other = _context_of(message)
+    active = current_trace()
+    if other is not None and active is not None and active.span is not None:
+        active.span.add_link(other)
+    return other

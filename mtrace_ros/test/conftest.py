@@ -11,12 +11,16 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
 
+from mtrace_ros import close_sinks
+from mtrace_ros import spans
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -161,3 +165,47 @@ def processes(domain_id: int, tmp_path: pathlib.Path):
 def node_script(name: str) -> List[str]:
     """Return the command that runs one of the test node scripts in test/nodes/."""
     return [sys.executable, str(NODES_DIR / name)]
+
+
+def publish_until(
+    executor: Executor, publish: Callable[[], None], predicate: Callable[[], bool],
+    timeout_sec: float = DEADLINE_SEC,
+) -> bool:
+    """Publish and spin until ``predicate()`` holds (volatile QoS drops what precedes matching)."""
+    def published_and_done() -> bool:
+        if predicate():
+            return True
+        publish()
+        return False
+    return spin_until(executor, published_and_done, timeout_sec)
+
+
+class ListSink:
+    """A span sink that keeps the record (``to_dict()``) of every span submitted to it."""
+
+    def __init__(self) -> None:
+        self.records: List[Dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, span: spans.Span) -> None:
+        with self._lock:
+            self.records.append(span.to_dict())
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def recorded():
+    """Record every span that ends during the test; yield the list of records."""
+    sink = ListSink()
+    spans.add_sink(sink)
+    yield sink.records
+    spans.remove_sink(sink)
+
+
+@pytest.fixture
+def sinks_closed():
+    """Close, when the test ends, every sink it configured."""
+    yield
+    close_sinks(timeout_sec=2.0)

@@ -5,9 +5,6 @@ from typing import Iterable
 from typing import Optional
 from typing import Tuple
 
-from mtrace_msgs.msg import Span as SpanMsg
-from mtrace_msgs.msg import SpanLink
-from mtrace_msgs.msg import SpanPublish
 from mtrace_ros import spans
 from mtrace_ros.context import TraceContext
 
@@ -36,21 +33,3 @@ def make_span(
         span.add_link(link)
     spans.end(span, error)
     return span
-
-
-def to_message(span: spans.Span) -> SpanMsg:
-    """Return the ``mtrace_msgs/Span`` a span publisher sends for ``span``."""
-    context = span.context
-    msg = SpanMsg(node=span.node, topic=span.topic or '', error=span.error or '')
-    msg.trace_id = list(context.trace_id_bytes)
-    msg.span_id = list(context.span_id_bytes)
-    msg.parent_span_id = list(context.parent_span_id_bytes or bytes(8))
-    msg.kind = SpanMsg.KIND_ROOT if span.kind == spans.KIND_ROOT else SpanMsg.KIND_RECEIVE
-    msg.start.sec, msg.start.nanosec = divmod(span.start_ns, 1_000_000_000)
-    msg.end.sec, msg.end.nanosec = divmod(span.end_ns, 1_000_000_000)
-    msg.latency_ns = -1 if span.latency_ns is None else span.latency_ns
-    msg.publishes = [SpanPublish(topic=topic, subscriber_count=count)
-                     for topic, count in span.publishes]
-    msg.links = [SpanLink(trace_id=list(trace_id), span_id=list(span_id))
-                 for trace_id, span_id in span.links]
-    return msg

@@ -11,11 +11,11 @@ from typing import List
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
-from mtrace_ros.collector import SPAN_QOS
-from mtrace_ros.collector import SPAN_TOPIC
+from mtrace_ros.span_messages import SPAN_QOS
+from mtrace_ros.span_messages import span_to_message
+from mtrace_ros.span_messages import SPAN_TOPIC
 import pytest
 from span_fixtures import make_span
-from span_fixtures import to_message
 
 DATA = pathlib.Path(__file__).parent / 'data'
 SPAN_FILE = DATA / 'spans.jsonl'
@@ -86,7 +86,7 @@ def _publish_until(publisher, sent, predicate) -> bool:
     def step() -> bool:
         span = make_span(node=f'n{len(sent)}', publishes=[('/out', 1)])
         sent[span.context.span_id] = span
-        publisher.publish(to_message(span))
+        publisher.publish(span_to_message(span))
         return predicate()
     return wait_until(step)
 

@@ -2,13 +2,13 @@
 
 from mtrace_ros.context import TraceContext
 from mtrace_ros.span_messages import span_message_to_dict
+from mtrace_ros.span_messages import span_to_message
 from span_fixtures import make_span
-from span_fixtures import to_message
 
 
 def test_root_span_message_gives_the_records_nones():
     span = make_span(node='a', topic=None, latency_ns=None, root=True, publishes=[('/a_to_b', 2)])
-    record = span_message_to_dict(to_message(span))
+    record = span_message_to_dict(span_to_message(span))
     assert record == span.to_dict()
     assert record['parent_span_id'] is None
     assert record['topic'] is None and record['latency_ns'] is None and record['error'] is None
@@ -20,13 +20,13 @@ def test_receive_span_with_error_publishes_and_links_round_trips():
     span = make_span(
         node='robot1.f', error=ValueError('bad reading'),
         publishes=[('/f_out', 0), ('/f_out', 3)], links=[other])
-    record = span_message_to_dict(to_message(span))
+    record = span_message_to_dict(span_to_message(span))
     assert record == span.to_dict()
     assert record['error'] == 'ValueError: bad reading'
     assert record['links'] == [{'trace_id': other.trace_id, 'span_id': other.span_id}]
 
 
 def test_unknown_kind_is_kept_as_its_number():
-    msg = to_message(make_span())
+    msg = span_to_message(make_span())
     msg.kind = 7
     assert span_message_to_dict(msg)['kind'] == '7'

@@ -11,6 +11,7 @@ from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import trace_callback
 from mtrace_ros.message_types import header_field
+from mtrace_ros.sinks.registry import configure_node_sinks
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -30,7 +31,15 @@ class TracedNode(Node):
     Envelopes, which change a topic's wire type, are used only by the explicit
     :func:`mtrace_ros.create_traced_publisher` and
     :func:`mtrace_ros.create_traced_subscription`.
+
+    The node declares the read-only string parameter ``mtrace.sinks``: the
+    span sinks of its process, like ``MTRACE_SINKS`` (both apply).
     """
+
+    def __init__(self, node_name: str, **kwargs: Any) -> None:
+        """Create the node as ``Node`` does, then the span sinks it and the environment name."""
+        super().__init__(node_name, **kwargs)
+        configure_node_sinks(self)
 
     def create_publisher(
         self,

@@ -25,6 +25,7 @@ from mtrace_ros.context import current_trace
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
 from mtrace_ros.message_types import header_field
+from mtrace_ros.sinks.registry import configure_from_environment
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -38,7 +39,8 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     Return the context a publish runs in, and the root span it opened, if any.
 
     That is the active context, or, outside any trace, the root of a new trace
-    of its own. The publish is noted on the span being recorded.
+    of its own. The publish is noted on the span being recorded; a span
+    started without a node name (``start_trace()``) takes the publisher's.
     """
     context = current_trace()
     root = None
@@ -50,6 +52,8 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     span = context.span
     if span is not None:
         span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
+        if not span.node:
+            span.node = publisher.logger_name
     return context, root
 
 
@@ -167,6 +171,7 @@ def create_traced_publisher(
 
     :return: a :class:`TracedPublisher`, or an :class:`EnvelopePublisher`.
     """
+    configure_from_environment(node)
     user_class = kwargs.pop('publisher_class', Publisher)
     if header_field(msg_type) is not None:
         if not tracing_enabled():

@@ -18,6 +18,7 @@ from mtrace_ros.config import tracing_enabled
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
 from mtrace_ros.message_types import header_field
+from mtrace_ros.sinks.registry import configure_from_environment
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
@@ -88,6 +89,7 @@ def create_traced_subscription(
 
     :return: rclpy's ``Subscription`` (its ``msg_type`` is the wire type).
     """
+    configure_from_environment(node)
     raw = kwargs.get('raw', False)
     if header_field(msg_type) is not None:
         if tracing_enabled():
