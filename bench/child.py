@@ -82,7 +82,7 @@ def subscriber(node: Node, traced: bool, topic: str, depth: int) -> Dict[str, Ca
 
 
 def logger(node: Node, traced: bool) -> Dict[str, Callable]:
-    """Time ``node.get_logger().info`` inside a trace and outside; return the handler."""
+    """Return the handler that times the node's ``info`` calls, inside a trace or outside."""
     log = node.get_logger()
     if traced:
         import mtrace_ros  # instruments rclpy's logger (where logging is implemented)

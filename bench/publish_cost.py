@@ -8,14 +8,13 @@ from typing import List
 from harness import compare
 from harness import median_row
 from harness import Row
+import mtrace_ros
 from ros_setup import destroy
 from ros_setup import HEADER_PLAIN
 from ros_setup import HEADER_TRACED
 from ros_setup import new_topic
 from ros_setup import Path
 from ros_setup import Session
-
-import mtrace_ros
 
 
 class PublishMeasure:

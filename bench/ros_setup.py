@@ -20,6 +20,7 @@ from typing import Iterator
 from typing import Optional
 
 from mtrace_msgs.msg import TracedString
+import mtrace_ros
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -28,8 +29,6 @@ from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from rclpy.subscription import Subscription
 from std_msgs.msg import String
-
-import mtrace_ros
 
 #: Discovery between processes usually takes ~50 ms, sometimes 2 s; allow 10.
 DEADLINE_SEC = 10.0

@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import pathlib
 import platform
+import shutil
 import signal
 import sys
 import tempfile
@@ -79,8 +80,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                         help='fewer messages per repetition (a smoke run)')
     parser.add_argument('--only', default=','.join(GROUPS),
                         help=f'comma-separated groups to run, of: {", ".join(GROUPS)}')
-    parser.add_argument('--repeat', type=int, default=15,
-                        help='repetitions per side (default: 15)')
+    parser.add_argument('--repeat', type=int, default=41,
+                        help='repetitions per side (default: 41)')
     args = parser.parse_args(argv)
     args.groups = [name.strip() for name in args.only.split(',') if name.strip()]
     unknown = [name for name in args.groups if name not in GROUPS]
@@ -108,6 +109,7 @@ def main(argv: List[str]) -> int:
     finally:
         children.stop_all()
         session.close()
+        shutil.rmtree(os.environ['ROS_LOG_DIR'], ignore_errors=True)
     about = describe(args)
     print('\n'.join(about + [''] + table_lines(rows, markdown=False)))
     RESULTS.parent.mkdir(exist_ok=True)

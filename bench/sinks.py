@@ -22,11 +22,10 @@ from typing import Tuple
 from harness import compare
 from harness import median_row
 from harness import Row
+from mtrace_ros import spans
 from ros_setup import HEADER_TRACED
 from ros_setup import Session
 from throughput import OneProcess
-
-from mtrace_ros import spans
 
 GROUP = '6 span sinks'
 
@@ -46,7 +45,7 @@ class NullSink:
 
 
 def _configured_sink(spec: str, session: Session) -> Optional[Any]:
-    """Return the sink ``spec`` names via ``mtrace_ros.sinks``, unregistered; ``None`` if absent."""
+    """Return the sink ``spec`` names (unregistered), or ``None`` without ``mtrace_ros.sinks``."""
     try:
         from mtrace_ros.sinks import configure_sinks
     except ImportError:
