@@ -2,6 +2,7 @@
 #
 #   make demo   create the environment if missing, build, run the demo tree
 #   make test   create the environment if missing, build, run every test
+#   make bench  measure what tracing costs against plain rclpy (under 3 minutes)
 #
 # Without a sourced ROS 2 distro, the environment is a venv (.venv) with the
 # pinned ROS 2 Kilted wheels (requirements.txt, constraints.txt); with one
@@ -14,6 +15,7 @@ SHELL := /bin/bash
 DURATION ?= 10
 RATE ?= 2.0
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 COLCON_PACKAGES := --base-paths mtrace_msgs mtrace_ros
 ACTIVATE := source ./activate.sh
@@ -28,10 +30,10 @@ MSGS_SOURCES := $(shell find mtrace_msgs -type f)
 ROS_SOURCES := $(shell find mtrace_ros -type f -not -path 'mtrace_ros/test/*' \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
-.PHONY: help env build demo test lint clean distclean
+.PHONY: help env build demo test bench lint clean distclean
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# //'
+	@sed -n '2,6p' Makefile | sed 's/^# //'
 
 env: $(ENV_STAMP)
 
@@ -56,6 +58,9 @@ test: build
 	$(ACTIVATE) && colcon test $(COLCON_PACKAGES) --packages-select mtrace_ros \
 		--event-handlers console_direct+ --return-code-on-test-failure \
 		$(if $(PYTEST_ARGS),--pytest-args $(PYTEST_ARGS))
+
+bench: build
+	$(ACTIVATE) && python3 bench/run.py $(BENCH_ARGS)
 
 lint: build
 	$(ACTIVATE) && cd mtrace_ros && python3 -m pytest -m linter test

@@ -24,6 +24,8 @@ from mtrace_ros import ids
 #: W3C trace flag: spans of this trace are recorded.
 FLAG_SAMPLED = 0x01
 
+_MISSING = object()
+
 
 class TraceContext:
     """
@@ -62,7 +64,8 @@ class TraceContext:
         self._parent_span_id = parent_span_id
         self._flags = flags
         self.span = span
-        self._cache: Dict[str, Any] = {}
+        # Made on the first memo(): most contexts of a hop never need one.
+        self._cache: Optional[Dict[str, Any]] = None
 
     @property
     def trace_id(self) -> str:
@@ -122,11 +125,15 @@ class TraceContext:
         For derived forms that the hot path needs on every publish or log line
         (wire arrays, log prefixes): a context lives as long as one callback.
         """
-        try:
-            return self._cache[key]
-        except KeyError:
-            value = self._cache[key] = make(self)
-            return value
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        # get() rather than catching KeyError: a miss is the common case of a
+        # root context, and raising costs more than computing the value.
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = cache[key] = make(self)
+        return value
 
     def child(self, *, span: Any = None) -> 'TraceContext':
         """Return a new span of the same trace whose parent is this span."""

@@ -3,27 +3,79 @@ Trace and span ids: random, from the operating system's CSPRNG, never all zero.
 
 W3C Trace Context requires random ids for privacy and collision resistance
 and reserves the all-zero id for "invalid".
+
+Ids are cut from blocks of ``os.urandom`` bytes, drawn a few kilobytes at a
+time: one system call per id cost more than the rest of a traced hop's
+bookkeeping. A forked child draws fresh blocks, so it never repeats its
+parent's ids.
 """
 
+import itertools
 import os
+import threading
+from typing import Callable
+from typing import Tuple
 
 TRACE_ID_SIZE = 16
 SPAN_ID_SIZE = 8
 INVALID_TRACE_ID = bytes(TRACE_ID_SIZE)
 INVALID_SPAN_ID = bytes(SPAN_ID_SIZE)
 
+#: Ids cut from one ``os.urandom`` block.
+IDS_PER_BLOCK = 256
+
+
+class _RandomIds:
+    """
+    Hands out ``size``-byte slices of random blocks, each slice once, from any thread.
+
+    A block and its counter are swapped together as one tuple, and taking an
+    index is one call of ``itertools.count``'s ``__next__`` (atomic under the
+    GIL), so no lock is taken except to draw a new block.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._state = self._draw()
+
+    def _draw(self) -> Tuple[bytes, Callable[[], int]]:
+        return os.urandom(self._size * IDS_PER_BLOCK), itertools.count().__next__
+
+    def take(self) -> bytes:
+        """Return ``size`` random bytes no other caller gets."""
+        while True:
+            state = self._state
+            index = state[1]()
+            if index < IDS_PER_BLOCK:
+                start = index * self._size
+                return state[0][start:start + self._size]
+            with self._lock:
+                if self._state is state:
+                    self._state = self._draw()
+
+    def redraw(self) -> None:
+        """Drop the remaining bytes (in a forked child: they are the parent's too)."""
+        self._lock = threading.Lock()
+        self._state = self._draw()
+
+
+_trace_ids = _RandomIds(TRACE_ID_SIZE)
+_span_ids = _RandomIds(SPAN_ID_SIZE)
+os.register_at_fork(after_in_child=lambda: (_trace_ids.redraw(), _span_ids.redraw()))
+
 
 def new_trace_id() -> bytes:
     """Return 16 random bytes, not all zero."""
-    trace_id = os.urandom(TRACE_ID_SIZE)
+    trace_id = _trace_ids.take()
     while trace_id == INVALID_TRACE_ID:
-        trace_id = os.urandom(TRACE_ID_SIZE)
+        trace_id = _trace_ids.take()
     return trace_id
 
 
 def new_span_id() -> bytes:
     """Return 8 random bytes, not all zero."""
-    span_id = os.urandom(SPAN_ID_SIZE)
+    span_id = _span_ids.take()
     while span_id == INVALID_SPAN_ID:
-        span_id = os.urandom(SPAN_ID_SIZE)
+        span_id = _span_ids.take()
     return span_id

@@ -45,7 +45,7 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     context = current_trace()
     root = None
     if context is None:
-        root = spans.begin(publisher.logger_name, None, spans.KIND_ROOT)
+        root = spans.begin(publisher.mtrace_node, None, spans.KIND_ROOT)
         context = new_root(span=root)
         if root is not None:
             root.context = context
@@ -76,8 +76,9 @@ class TracedPublisher(Publisher[MsgT]):
                 f'{self.msg_type.__name__} has no TracedHeader field; '
                 'use create_traced_publisher() to trace it in an envelope')
         self._header_field = field
-        #: The resolved topic name, read once (it is a C call).
+        #: The resolved topic name and the node's logger name, read once (C calls).
         self.mtrace_topic = self.topic_name
+        self.mtrace_node = self.logger_name
 
     def publish(self, msg: Union[MsgT, bytes]) -> None:
         """
@@ -118,6 +119,7 @@ class EnvelopePublisher(Publisher[TracedEnvelope]):
         #: Whether envelopes get the active trace (off: their header stays empty).
         self.tracing = True
         self.mtrace_topic = self.topic_name
+        self.mtrace_node = self.logger_name
 
     def publish(self, msg: Any) -> None:
         """

@@ -1,0 +1,158 @@
+"""
+ROS plumbing shared by the benchmarks: the session, the compared paths, spinning.
+
+A *path* is one way a message travels: the same message type through rclpy's
+own publisher and subscription (plain) or through mtrace's (traced). For the
+embedded-header path the type is ``mtrace_msgs/TracedString`` both ways (the
+plain publisher leaves the header as it is); for the envelope path the plain
+side is the unwrapped ``std_msgs/String``.
+"""
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import threading
+import time
+from typing import Any
+from typing import Callable
+from typing import Iterator
+from typing import Optional
+
+from mtrace_msgs.msg import TracedString
+import mtrace_ros
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from rclpy.subscription import Subscription
+from std_msgs.msg import String
+
+#: Discovery between processes usually takes ~50 ms, sometimes 2 s; allow 10.
+DEADLINE_SEC = 10.0
+_NS_PER_SEC = 1_000_000_000
+
+_topic_counter = itertools.count()
+
+
+def qos(depth: int) -> QoSProfile:
+    """Return reliable keep-last QoS deep enough that a burst is not overwritten."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def new_topic(stem: str) -> str:
+    """Return a topic name not used before in this run."""
+    return f'/bench/{stem}_{next(_topic_counter)}'
+
+
+@dataclasses.dataclass(frozen=True)
+class Path:
+    """How messages of one type are published and received, plain or traced."""
+
+    name: str
+    msg_type: Any
+    traced: bool
+    #: Whether the type has a ``header`` (a ``TracedHeader``) to stamp.
+    has_header: bool
+
+    def make_message(self, size: int) -> Any:
+        """Return a message with a ``size``-byte string payload."""
+        msg = self.msg_type()
+        msg.data = 'x' * size
+        return msg
+
+    def create_publisher(self, node: Node, topic: str, depth: int) -> Any:
+        """Create the path's publisher."""
+        if self.traced:
+            return mtrace_ros.create_traced_publisher(node, self.msg_type, topic, qos(depth))
+        return node.create_publisher(self.msg_type, topic, qos(depth))
+
+    def create_subscription(
+        self, node: Node, topic: str, callback: Callable[[Any], None], depth: int,
+    ) -> Any:
+        """Create the path's subscription."""
+        if self.traced:
+            return mtrace_ros.create_traced_subscription(
+                node, self.msg_type, topic, callback, qos(depth))
+        return node.create_subscription(self.msg_type, topic, callback, qos(depth))
+
+
+HEADER_PLAIN = Path('header', TracedString, traced=False, has_header=True)
+HEADER_TRACED = Path('header', TracedString, traced=True, has_header=True)
+ENVELOPE_PLAIN = Path('envelope', String, traced=False, has_header=False)
+ENVELOPE_TRACED = Path('envelope', String, traced=True, has_header=False)
+
+
+def set_stamp(msg: Any, now_ns: int) -> None:
+    """Stamp a plain message's header the way mtrace's inject does."""
+    stamp = msg.header.stamp
+    stamp.sec, stamp.nanosec = divmod(now_ns, _NS_PER_SEC)
+
+
+def stamp_of(msg: Any) -> int:
+    """Return a header's publish stamp in ns."""
+    stamp = msg.header.stamp
+    return stamp.sec * _NS_PER_SEC + stamp.nanosec
+
+
+class Session:
+    """An rclpy context on the bench's domain, with one node and an executor."""
+
+    def __init__(self, name: str = 'bench') -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=int(os.environ['ROS_DOMAIN_ID']))
+        self.node = Node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def close(self) -> None:
+        """Destroy the node and shut the context down."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+    @contextlib.contextmanager
+    def spinning(self) -> Iterator[None]:
+        """Spin the executor in a dedicated thread for the ``with`` body."""
+        stop = threading.Event()
+
+        def spin() -> None:
+            while not stop.is_set():
+                self.executor.spin_once(timeout_sec=0.05)
+
+        thread = threading.Thread(target=spin, name='bench-executor', daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout_sec: float = DEADLINE_SEC,
+             poll_sec: float = 0.005) -> None:
+    """Poll ``predicate()`` until it holds; raise naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_sec
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout_sec:g} s waiting for {what}')
+        time.sleep(poll_sec)
+
+
+def wait_matched(publisher: Any, count: int = 1, timeout_sec: float = DEADLINE_SEC) -> None:
+    """Wait until ``publisher`` has ``count`` subscriptions matched."""
+    wait_for(lambda: publisher.get_subscription_count() >= count,
+             f'{count} subscription(s) on {publisher.topic_name}', timeout_sec)
+
+
+def destroy(node: Node, *entities: Optional[Any]) -> None:
+    """Destroy publishers and subscriptions a benchmark created."""
+    for entity in entities:
+        if entity is None:
+            continue
+        if isinstance(entity, Subscription):
+            node.destroy_subscription(entity)
+        else:
+            node.destroy_publisher(entity)
