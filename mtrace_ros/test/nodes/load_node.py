@@ -1,6 +1,8 @@
 """
 Load: 4 executor threads, 4 topics, sync and async callbacks, N traced messages.
 
+Some async callbacks suspend, so steps of different messages interleave.
+
 Every callback logs ``expect=<trace id of its message>`` (the test checks the
 trace id mtrace put in front of it) and every span is checked against the
 header it came from. Prints one JSON summary line at the end.
@@ -12,6 +14,7 @@ import json
 import sys
 import threading
 import time
+import tracemalloc
 
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
@@ -20,10 +23,12 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import QoSProfile
-from rclpy.task import Future
 
 TOPICS = ('sync_1', 'sync_2', 'async_1', 'async_2')
-IN_FLIGHT = 200
+#: Messages per burst, and bursts per chunk: a chunk is drained before the next.
+BURST = 50
+CHUNK = 500
+SUSPEND_EVERY = 4
 
 
 def rss_kib() -> int:
@@ -32,6 +37,18 @@ def rss_kib() -> int:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     return -1
+
+
+class YieldOnce:
+    """
+    Suspend a coroutine callback for one executor round.
+
+    rclpy re-polls every suspended task on each executor iteration, so
+    awaiting this lets other callbacks run in between, without a timer.
+    """
+
+    def __await__(self):
+        yield
 
 
 class CheckingSink:
@@ -61,11 +78,10 @@ def main() -> None:
     rclpy.init()
     node = mtrace_ros.TracedNode('load')
     group = ReentrantCallbackGroup()
-    qos = QoSProfile(depth=IN_FLIGHT * 2)
+    qos = QoSProfile(depth=CHUNK)
     publishers = [node.create_publisher(TracedString, topic, qos) for topic in TOPICS]
     lock = threading.Lock()
     done = {'received': 0, 'wrong': 0}
-    pending = []
 
     def finish(msg):
         trace_id = msg.header.trace_id.tobytes().hex()
@@ -79,24 +95,20 @@ def main() -> None:
         finish(msg)
 
     async def on_async(msg):
-        future = Future()
-        with lock:
-            pending.append(future)
-        await future
+        # rclpy's MultiThreadedExecutor re-submits a suspended task on every
+        # round and scans them all each time: suspend some, not all, messages.
+        if int(msg.data) % SUSPEND_EVERY == 0:
+            await YieldOnce()
         finish(msg)
-
-    def release():
-        with lock:
-            ready = pending[:]
-            del pending[:]
-        for future in ready:
-            future.set_result(None)
 
     for topic in TOPICS:
         node.create_subscription(
             TracedString, topic, on_async if topic.startswith('async') else on_sync, qos,
             callback_group=group)
-    node.create_timer(0.001, release, callback_group=group)
+    # rclpy's MultiThreadedExecutor can sleep in its wait set while a message
+    # is still queued for a subscription whose previous callback was running;
+    # a periodic no-op timer wakes it (without, a paced publisher can stall).
+    node.create_timer(0.005, lambda: None, callback_group=group)
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -106,24 +118,34 @@ def main() -> None:
         assert time.monotonic() < deadline, 'subscriptions never matched'
         time.sleep(0.01)
 
-    rss_warm = None
-    for index in range(count):
-        while index - done['received'] > IN_FLIGHT:
-            time.sleep(0.0005)
-        if index == count // 5:
-            rss_warm = rss_kib()
-        with mtrace_ros.start_trace() as root:
-            parents[root.trace_id] = root.span_id
-            publishers[index % len(publishers)].publish(TracedString(data=str(index)))
-    deadline = time.monotonic() + 60
-    while done['received'] < count and time.monotonic() < deadline:
-        time.sleep(0.01)
+    def publish_all(first: int, last: int) -> None:
+        """Publish messages first..last-1, each in a new trace, chunk by chunk."""
+        for index in range(first, last):
+            if index % BURST == 0:
+                time.sleep(0.005)  # paces the bursts; rclpy's executor gets the GIL
+            with mtrace_ros.start_trace() as root:
+                parents[root.trace_id] = root.span_id
+                publishers[index % len(publishers)].publish(TracedString(data=str(index)))
+            if (index + 1) % CHUNK == 0 or index + 1 == last:
+                deadline = time.monotonic() + 30
+                while done['received'] < index + 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+    # Memory after the first fifth (queues drained) against memory at the end:
+    # Python objects still alive (tracemalloc), and the process's RSS.
+    publish_all(0, count // 5)
+    rss_warm = rss_kib()
+    tracemalloc.start()
+    publish_all(count // 5, count)
+    heap_growth = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
     executor.shutdown()
     spinner.join(10)
     print(json.dumps({
         'received': done['received'], 'wrong_contexts': done['wrong'],
         'spans_checked': sink.checked, 'wrong_spans': sink.wrong,
         'rss_warm_kib': rss_warm, 'rss_end_kib': rss_kib(),
+        'python_heap_growth_bytes': heap_growth,
     }), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
