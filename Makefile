@@ -33,7 +33,7 @@ ROS_SOURCES := $(shell find mtrace_ros -type f -not -path 'mtrace_ros/test/*' \
 .PHONY: help env build demo test bench lint clean distclean
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# //'
+	@grep -E '^#   make ' Makefile | sed 's/^#   //'
 
 env: $(ENV_STAMP)
 
