@@ -35,14 +35,14 @@ from mtrace_ros.demo.topology import NODES
 
 #: Below this a run is a quick check, not a soak (the reliability issue's bound).
 SOAK_MIN_SEC = 60.0
-#: RSS is compared from the first sample after this (imports, discovery, first
-#: allocations of Fast DDS and the sinks are done by then), or a third of a short run.
+#: RSS is compared from the first sample after a warm-up: this, or a quarter of the run
+#: if longer, or a third of a short run. Measured: a node's RSS climbs for its first ~600
+#: traces (b, the async node, by up to 8 MiB), then stays flat but for ~1 MiB allocator steps.
 WARMUP_SEC = 20.0
-#: A node's RSS may grow by this much after the warm-up. What a healthy node does over
-#: minutes is measured in bench/README.md (under 2 MiB); a leaked span or context per
-#: trace is a few hundred bytes to a few KiB, i.e. 1-10 MiB per 2,400 traces (120 s at
-#: 20 Hz) and proportionally more in longer runs. 8 MiB keeps allocator noise (arenas
-#: grow in 1-2 MiB steps) out, and still catches a KiB-sized leak per trace.
+#: A node's RSS may grow by this much after the warm-up. Measured (bench/README.md): at
+#: most 3.7 MiB over 120 s at 20 Hz, 3 MiB over 70 s at 40 Hz, in ~1 MiB steps that level
+#: off. A leak of 4 KiB per trace (a span or context kept per trace) adds 9 MiB per 2,400
+#: traces (120 s at 20 Hz); longer runs catch smaller leaks, as the limit does not scale.
 MAX_GROWTH_MIB = 8.0
 #: Traces started just before the stop, or before discovery matched, miss some nodes.
 MIN_COMPLETE = 0.90
@@ -119,8 +119,9 @@ def _left_behind(marker: str) -> List[int]:
     pids = []
     for proc in pathlib.Path('/proc').glob('[0-9]*'):
         try:
-            if marker.encode() in (proc / 'environ').read_bytes() and int(proc.name) != os.getpid():
-                pids.append(int(proc.name))
+            pid = int(proc.name)
+            if pid != os.getpid() and marker.encode() in (proc / 'environ').read_bytes():
+                pids.append(pid)
         except OSError:
             pass  # gone meanwhile, or not ours to read
     return pids
@@ -187,7 +188,7 @@ def main(argv: List[str]) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     marker = _isolate()
-    warmup_sec = min(WARMUP_SEC, args.duration / 3)
+    warmup_sec = min(max(WARMUP_SEC, args.duration / 4), args.duration / 3)
     kind = 'soak' if args.duration > SOAK_MIN_SEC else f'quick check (<= {SOAK_MIN_SEC:g} s)'
     print(f'[soak] {kind}: {args.duration:g} s at {args.rate:g} Hz (nodes killed '
           f'{STOP_TIMEOUT_SEC:g} s after at most), ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]}, '

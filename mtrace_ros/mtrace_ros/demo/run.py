@@ -89,7 +89,7 @@ def _command(spec: DemoNode, rate: float) -> List[str]:
     executable = pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / spec.executable
     command = [str(executable)]
     if spec.subscribes is None:
-        command += ['--ros-args', '-p', f'rate:={rate}']
+        command += ['--ros-args', '-p', f'rate:={float(rate)}']  # a DOUBLE, even for 40
     return command
 
 
