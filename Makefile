@@ -3,6 +3,7 @@
 #   make demo   create the environment if missing, build, run the demo tree
 #   make test   create the environment if missing, build, run every test
 #   make bench  measure what tracing costs against plain rclpy (under 3 minutes)
+#   make soak   run the demo tree for SOAK_DURATION s: trace ids, coverage, flat memory
 #
 # Without a sourced ROS 2 distro, the environment is a venv (.venv) with the
 # pinned ROS 2 Kilted wheels (requirements.txt, constraints.txt); with one
@@ -16,6 +17,8 @@ DURATION ?= 10
 RATE ?= 2.0
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SOAK_DURATION ?= 120
+SOAK_RATE ?= 20
 
 COLCON_PACKAGES := --base-paths mtrace_msgs mtrace_ros
 ACTIVATE := source ./activate.sh
@@ -30,7 +33,7 @@ MSGS_SOURCES := $(shell find mtrace_msgs -type f)
 ROS_SOURCES := $(shell find mtrace_ros -type f -not -path 'mtrace_ros/test/*' \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
-.PHONY: help env build demo test bench lint clean distclean
+.PHONY: help env build demo test bench soak lint clean distclean
 
 help:
 	@grep -E '^#   make ' Makefile | sed 's/^#   //'
@@ -61,6 +64,9 @@ test: build
 
 bench: build
 	$(ACTIVATE) && python3 bench/run.py $(BENCH_ARGS)
+
+soak: build
+	$(ACTIVATE) && python3 bench/soak.py --duration $(SOAK_DURATION) --rate $(SOAK_RATE)
 
 lint: build
 	$(ACTIVATE) && cd mtrace_ros && python3 -m pytest -m linter test

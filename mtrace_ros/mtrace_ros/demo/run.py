@@ -18,8 +18,10 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Callable
 from typing import Dict
 from typing import List
+from typing import NamedTuple
 from typing import Optional
 from typing import Set
 from typing import TextIO
@@ -62,6 +64,11 @@ class NodeProcess:
                 out.write(f'{self.label} {line}')
                 out.flush()
 
+    @property
+    def stopped_cleanly(self) -> bool:
+        """Return whether the process exited 0, or on the SIGINT it was sent."""
+        return self.popen.returncode in (0, -signal.SIGINT)
+
     def interrupt(self) -> None:
         """Ask the node to stop, as Ctrl-C would."""
         if self.popen.poll() is None:
@@ -82,13 +89,20 @@ def _command(spec: DemoNode, rate: float) -> List[str]:
     executable = pathlib.Path(get_package_prefix(PACKAGE)) / 'lib' / PACKAGE / spec.executable
     command = [str(executable)]
     if spec.subscribes is None:
-        command += ['--ros-args', '-p', f'rate:={rate}']
+        command += ['--ros-args', '-p', f'rate:={float(rate)}']  # a DOUBLE, even for 40
     return command
 
 
 def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
-             out: TextIO = sys.stdout) -> List[NodeProcess]:
-    """Run every node for ``duration_sec`` (or until Ctrl-C); return the stopped processes."""
+             out: TextIO = sys.stdout,
+             on_started: Optional[Callable[[List[NodeProcess]], None]] = None,
+             ) -> List[NodeProcess]:
+    """
+    Run every node for ``duration_sec`` (or until Ctrl-C); return the stopped processes.
+
+    ``on_started`` is called once every process is started, so that a caller
+    (the soak run) can watch them while they run.
+    """
     out_lock = threading.Lock()
     processes: List[NodeProcess] = []
     try:
@@ -100,6 +114,8 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
             env.setdefault('MTRACE_SINKS', f'jsonl:{spans_dir / spec.name}.jsonl')
             processes.append(
                 NodeProcess(spec, index, _command(spec, rate), env, out, out_lock))
+        if on_started is not None:
+            on_started(processes)
         deadline = time.monotonic() + duration_sec
         while time.monotonic() < deadline and all(p.popen.poll() is None for p in processes):
             time.sleep(0.1)
@@ -114,8 +130,20 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
     return processes
 
 
-def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO) -> int:
-    """Print which nodes logged the root's traces, and their span trees; return complete ones."""
+class Coverage(NamedTuple):
+    """Which nodes logged each trace the root started, and ids it never started."""
+
+    root: NodeProcess
+    #: Trace id -> names of the nodes that logged it, in topology order.
+    seen_by: Dict[str, List[str]]
+    #: Traces logged by every node of the tree.
+    complete: List[str]
+    #: Trace ids some node logged that the root never started (a mix-up).
+    foreign: Set[str]
+
+
+def coverage(processes: List[NodeProcess]) -> Coverage:
+    """Return which nodes logged each of the root's traces (from their output)."""
     root = next(p for p in processes if p.spec.subscribes is None)
     names = [spec.name for spec in NODES]
     seen_by = {
@@ -124,6 +152,12 @@ def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO
         for trace_id in root.trace_ids}
     complete = [trace for trace, nodes in seen_by.items() if len(nodes) == len(NODES)]
     foreign = set().union(*(p.trace_ids for p in processes)) - root.trace_ids
+    return Coverage(root, seen_by, complete, foreign)
+
+
+def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO) -> int:
+    """Print which nodes logged the root's traces, and their span trees; return complete ones."""
+    root, seen_by, complete, foreign = coverage(processes)
     out.write(f'\n=== summary: {len(root.trace_ids)} traces started by {root.spec.name}, '
               f'{len(complete)} logged by all {len(NODES)} nodes'
               f'{f", {len(foreign)} trace ids not started by the root" if foreign else ""}\n')
@@ -131,7 +165,7 @@ def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO
         out.write(f'trace {trace_id}: logged by {", ".join(seen_by[trace_id])}\n')
     _print_trees(spans_dir, complete[:SUMMARY_TRACES], out)
     for process in processes:
-        if process.popen.returncode not in (0, -signal.SIGINT):
+        if not process.stopped_cleanly:
             out.write(f'{process.label} exited with code {process.popen.returncode}\n')
     return len(complete)
 
@@ -159,8 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix='mtrace-demo-') as spans_dir:
         processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir))
         summarize(processes, pathlib.Path(spans_dir), sys.stdout)
-    failed = [p for p in processes if p.popen.returncode not in (0, -signal.SIGINT)]
-    return 1 if failed else 0
+    return 0 if all(p.stopped_cleanly for p in processes) else 1
 
 
 if __name__ == '__main__':
