@@ -23,7 +23,6 @@ from mtrace_ros.demo.topology import node_named
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.task import Future
 
 QOS_DEPTH = 10
@@ -128,18 +127,20 @@ _NODE_CLASSES = {'a': RootNode, 'b': AwaitingNode, 'c': PoolNode}
 
 
 def run(name: str, args: Optional[List[str]] = None) -> None:
-    """Run the demo node ``name`` until Ctrl-C or shutdown."""
+    """
+    Run the demo node ``name`` until Ctrl-C or shutdown.
+
+    One thread is enough, even for ``b``: its coroutine callback is suspended
+    while the release timer runs (the awaited future wakes it up).
+    """
     spec = node_named(name)
     with rclpy.init(args=args):
         node = _NODE_CLASSES.get(name, TreeNode)(spec)
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
         try:
-            executor.spin()
+            rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
-            executor.shutdown()
             node.destroy_node()
 
 
