@@ -67,9 +67,12 @@ def read(header: Any) -> Tuple[Optional[TraceContext], Optional[Problem]]:
     Return the publisher's context from a ``TracedHeader``, and what is wrong with it.
 
     The context is ``None`` when the header carries no trace (all-zero ids: an
-    untraced publisher, or a message built by hand). Flag bits other than
-    *sampled* are undefined in W3C version 00: they are dropped, and said.
+    untraced publisher, or a message built by hand), or is ``None`` itself (it
+    could not be read). Flag bits other than *sampled* are undefined in W3C
+    version 00: they are dropped, and said.
     """
+    if header is None:
+        return None, Problem('no readable trace header')
     trace_id = header.trace_id.tobytes()
     span_id = header.span_id.tobytes()
     if trace_id == INVALID_TRACE_ID or span_id == INVALID_SPAN_ID:

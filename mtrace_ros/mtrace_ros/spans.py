@@ -9,6 +9,9 @@ them, are in :mod:`mtrace_ros.sinks`). With no sink registered no span is
 created, so tracing costs only the context switch.
 """
 
+import logging
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -19,6 +22,11 @@ from typing import Protocol
 from typing import Tuple
 
 from mtrace_ros.context import TraceContext
+
+logger = logging.getLogger(__name__)
+
+#: The node name of a root span that named none and published nothing.
+_PROCESS_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'unknown'
 
 KIND_ROOT = 'root'
 KIND_RECEIVE = 'receive'
@@ -139,5 +147,10 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
     context = span.context
     if context is None or not context.sampled:
         return
+    if not span.node:  # a root that named no node and published nothing
+        span.node = _PROCESS_NAME
     for sink in _sinks:
-        sink.submit(span)
+        try:
+            sink.submit(span)
+        except Exception:  # a sink must never break the callback it records
+            logger.exception('mtrace: span sink %r failed; span dropped', sink)

@@ -13,6 +13,7 @@ from mtrace_ros.config import tracing_enabled
 from mtrace_ros.context import attach
 from mtrace_ros.context import current_trace
 from mtrace_ros.context import detach
+from mtrace_ros.context import FLAG_SAMPLED
 from mtrace_ros.context import new_root
 from mtrace_ros.context import TraceContext
 from mtrace_ros.ids import new_span_id
@@ -63,7 +64,8 @@ def start_trace(
         context = new_root(span=span)
     else:
         trace_id, parent_id, flags = parsed
-        span = spans.begin(node, None, spans.KIND_ROOT) if flags & 1 else None
+        flags &= FLAG_SAMPLED  # the only flag defined in version 00; others stay outside
+        span = spans.begin(node, None, spans.KIND_ROOT) if flags else None
         context = TraceContext(trace_id, new_span_id(), parent_id, flags, span=span)
     if span is not None:
         span.context = context
@@ -131,6 +133,7 @@ def link(message: Any) -> Optional[TraceContext]:
     """
     other = _context_of(message)
     active = current_trace()
-    if other is not None and active is not None and active.span is not None:
-        active.span.add_link(other)
+    span = None if active is None else active.span
+    if other is not None and span is not None and span.end_ns is None:
+        span.add_link(other)
     return other

@@ -10,6 +10,7 @@ from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from mtrace_ros import spans
 from mtrace_ros.impl import notices
 import numpy
 import pytest
@@ -136,3 +137,34 @@ def test_control_characters_from_the_wire_are_escaped_in_mtrace_lines(
     assert '\x1b' not in line.msg and '\n' not in line.msg
     assert '\\x1b[31m' in line.msg
     assert received == []
+
+
+def test_a_failing_sink_never_breaks_the_callback(make_node, executor):
+    class BrokenSink:
+        def submit(self, span):
+            raise RuntimeError('sink bug')
+
+        def close(self):
+            pass
+
+    broken = BrokenSink()
+    spans.add_sink(broken)
+    try:
+        _, received = _traced_subscriber(make_node, executor, TracedString, 'broken_sink')
+        publisher = mtrace_ros.create_traced_publisher(
+            make_node(name='sender'), TracedString, 'broken_sink', 10)
+        assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+        with mtrace_ros.start_trace():
+            publisher.publish(TracedString(data='still delivered'))
+        assert spin_until(executor, lambda: received)
+    finally:
+        spans.remove_sink(broken)
+    assert received[0][0].data == 'still delivered'
+
+
+def test_envelope_publisher_made_by_hand_says_how_to_make_it(make_node):
+    node = make_node(name='by_hand')
+    publisher = node.create_publisher(
+        TracedEnvelope, 'by_hand', 10, publisher_class=mtrace_ros.EnvelopePublisher)
+    with pytest.raises(TypeError, match='create_traced_publisher'):
+        publisher.publish(None)

@@ -181,3 +181,31 @@ def test_coroutine_callbacks_under_multithreaded_executor(make_node, ros_context
         executor.shutdown()
         thread.join(10)
     assert all(results)
+
+
+def test_trace_started_in_a_coroutine_timer_stays_in_it_across_awaits(make_node, executor):
+    """Coroutine timers of a TracedNode get a context of their own, as subscriptions do."""
+    released = Future()
+    seen = {'inside': [], 'other': []}
+    node = make_node(mtrace_ros.TracedNode, 'async_timer')
+    group = ReentrantCallbackGroup()
+
+    async def slow_tick():
+        if seen['inside']:
+            return
+        with mtrace_ros.start_trace() as root:
+            seen['inside'].append(root)
+            await released
+            seen['inside'].append(mtrace_ros.current_trace())
+
+    node.create_timer(0.01, slow_tick, callback_group=group)
+    node.create_timer(
+        0.01, lambda: seen['other'].append(mtrace_ros.current_trace()), callback_group=group)
+    executor.add_node(node)
+    assert spin_until(executor, lambda: seen['inside'] and len(seen['other']) >= 3)
+    assert mtrace_ros.current_trace() is None
+    released.set_result(True)
+    assert spin_until(executor, lambda: len(seen['inside']) == 2)
+    assert seen['inside'][0] is seen['inside'][1]
+    assert all(context is None for context in seen['other'])
+    assert mtrace_ros.current_trace() is None

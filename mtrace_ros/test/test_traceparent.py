@@ -25,6 +25,12 @@ def test_unsampled_flag_is_kept():
         assert context.traceparent.endswith('-00')
 
 
+def test_undefined_flag_bits_stay_outside():
+    """Only *sampled* is defined in version 00: other bits are not passed on in headers."""
+    with mtrace_ros.start_trace(f'00-{TRACE}-{PARENT}-03') as context:
+        assert context.flags == 0x01 and context.traceparent.endswith('-01')
+
+
 def test_future_version_is_read_by_its_first_four_fields():
     """Spec 3.2.4: a higher version is parsed as 00 and extra fields are ignored."""
     with mtrace_ros.start_trace(f'cc-{TRACE}-{PARENT}-01-what-the-future-holds') as context:

@@ -44,7 +44,8 @@ from rclpy.impl.rcutils_logger import RcutilsLogger
 T = TypeVar('T')
 F = TypeVar('F', bound=Callable[..., Any])
 
-#: Set on callbacks mtrace has wrapped, so that they are never wrapped twice.
+#: Set on subscription callbacks mtrace has wrapped (to the wrapper itself, so
+#: that a decorator copying ``__dict__`` does not inherit it): never wrapped twice.
 WRAPPED_MARKER = '_mtrace_wrapped'
 
 # Stamps further than this from the receiver's clock give "latency unknown".
@@ -101,7 +102,7 @@ def bind_coroutine(
 
 
 def _mark(wrapper: F) -> F:
-    setattr(wrapper, WRAPPED_MARKER, True)
+    setattr(wrapper, WRAPPED_MARKER, wrapper)
     return wrapper
 
 
@@ -121,7 +122,7 @@ def wrap(fn: F) -> F:
         @functools.wraps(fn)
         async def run_coroutine_in_trace(*args: Any, **kwargs: Any) -> Any:
             return await bind_coroutine(fn(*args, **kwargs), trace)
-        return _mark(run_coroutine_in_trace)  # type: ignore[return-value]
+        return run_coroutine_in_trace  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def run_in_trace(*args: Any, **kwargs: Any) -> Any:
@@ -130,7 +131,25 @@ def wrap(fn: F) -> F:
             return fn(*args, **kwargs)
         finally:
             detach(token)
-    return _mark(run_in_trace)  # type: ignore[return-value]
+    return run_in_trace  # type: ignore[return-value]
+
+
+def isolate_coroutine(callback: F) -> F:
+    """
+    Return ``callback`` unchanged, or, for a coroutine function, one that runs in its own context.
+
+    rclpy resumes coroutines in whatever thread is free with no per-task
+    context: a trace started inside one (``with start_trace(): await ...``)
+    would stay active in the executor's thread while it waits. Each call of
+    the returned function gets a context of its own, starting with no trace.
+    """
+    if not inspect.iscoroutinefunction(callback):
+        return callback
+
+    @functools.wraps(callback)
+    async def run_isolated(*args: Any, **kwargs: Any) -> Any:
+        return await bind_coroutine(callback(*args, **kwargs), None)
+    return run_isolated  # type: ignore[return-value]
 
 
 def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
@@ -236,4 +255,4 @@ def traced_callback(
 
 def is_wrapped(callback: Callable[..., Any]) -> bool:
     """Return whether ``callback`` is already one of mtrace's wrappers."""
-    return getattr(callback, WRAPPED_MARKER, False)
+    return getattr(callback, WRAPPED_MARKER, None) is callback

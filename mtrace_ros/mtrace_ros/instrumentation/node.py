@@ -7,6 +7,7 @@ from typing import Union
 
 from mtrace_ros.config import tracing_enabled
 from mtrace_ros.instrumentation.callbacks import is_wrapped
+from mtrace_ros.instrumentation.callbacks import isolate_coroutine
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import trace_callback
@@ -15,7 +16,9 @@ from mtrace_ros.sinks.registry import configure_node_sinks
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
+from rclpy.service import Service
 from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 
 
 class TracedNode(Node):
@@ -55,6 +58,25 @@ class TracedNode(Node):
             publisher_class = publisher_class_for(TracedPublisher, publisher_class)
         return super().create_publisher(
             msg_type, topic, qos_profile, publisher_class=publisher_class, **kwargs)
+
+    def create_timer(
+        self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any,
+    ) -> Timer:
+        """
+        Create a timer as ``Node`` does; a coroutine callback gets a context of its own.
+
+        So ``with start_trace(): await ...`` in an ``async def`` timer keeps its
+        trace to itself while it waits (rclpy resumes coroutines in whatever
+        thread is free, with no per-task context).
+        """
+        return super().create_timer(
+            timer_period_sec, isolate_coroutine(callback), *args, **kwargs)
+
+    def create_service(
+        self, srv_type: Any, srv_name: str, callback: Callable[..., Any], **kwargs: Any,
+    ) -> Service:
+        """Create a service as ``Node`` does; a coroutine callback gets a context of its own."""
+        return super().create_service(srv_type, srv_name, isolate_coroutine(callback), **kwargs)
 
     def create_subscription(
         self,

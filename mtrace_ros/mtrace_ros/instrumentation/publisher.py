@@ -50,7 +50,7 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
         if root is not None:
             root.context = context
     span = context.span
-    if span is not None:
+    if span is not None and span.end_ns is None:  # a worker may publish after it ended
         span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
         if not span.node:
             span.node = publisher.logger_name
@@ -115,7 +115,7 @@ class EnvelopePublisher(Publisher[TracedEnvelope]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: The user's message type carried in the envelopes; set by the factory.
-        self.payload_type: Type = type(None)
+        self.payload_type: Optional[Type] = None
         #: Whether envelopes get the active trace (off: their header stays empty).
         self.tracing = True
         self.mtrace_topic = self.topic_name
@@ -127,6 +127,9 @@ class EnvelopePublisher(Publisher[TracedEnvelope]):
 
         :raises TypeError: if ``msg`` is neither a :attr:`payload_type` nor ``bytes``.
         """
+        if self.payload_type is None:
+            raise TypeError('EnvelopePublisher has no payload_type: '
+                            'create it with mtrace_ros.create_traced_publisher()')
         if not isinstance(msg, (self.payload_type, bytes)):
             raise TypeError(f'Expected {self.payload_type}, got {type(msg)}')
         sealed = envelope.seal(msg, self.payload_type)

@@ -29,7 +29,12 @@ def _header_unpacker(msg_type: Type, field: str, raw: bool) -> Unpack:
     """Read the header of a message that has one; the user gets what rclpy gave."""
     if raw:
         def unpack_raw(data: bytes) -> Tuple[Any, bytes]:
-            return getattr(deserialize_message(data, msg_type), field), data
+            # The header is read from a deserialized copy; bytes that do not
+            # deserialize still reach the user, who asked for raw bytes.
+            try:
+                return getattr(deserialize_message(data, msg_type), field), data
+            except Exception:
+                return None, data
         return unpack_raw
 
     def unpack(msg: Any) -> Tuple[Any, Any]:
