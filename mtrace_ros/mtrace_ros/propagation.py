@@ -49,10 +49,8 @@ def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -
     """
     header.trace_id, header.span_id = context.memo('wire_ids', _wire_ids)
     header.flags = context.flags
-    sec, nanosec = divmod(time.time_ns() if stamp_ns is None else stamp_ns, _NS_PER_SEC)
     stamp = header.stamp
-    stamp.sec = sec
-    stamp.nanosec = nanosec
+    stamp.sec, stamp.nanosec = split_ns(time.time_ns() if stamp_ns is None else stamp_ns)
 
 
 class Problem(NamedTuple):
@@ -93,7 +91,16 @@ def extract(header: Any) -> Optional[TraceContext]:
     return read(header)[0]
 
 
+def split_ns(time_ns: int) -> Tuple[int, int]:
+    """Return the ``(sec, nanosec)`` of a ``builtin_interfaces/Time`` for epoch nanoseconds."""
+    return divmod(time_ns, _NS_PER_SEC)
+
+
+def time_to_ns(stamp: Any) -> int:
+    """Return a ``builtin_interfaces/Time`` in nanoseconds since the epoch."""
+    return stamp.sec * _NS_PER_SEC + stamp.nanosec
+
+
 def stamp_ns(header: Any) -> int:
     """Return the header's publish stamp in nanoseconds since the epoch."""
-    stamp = header.stamp
-    return stamp.sec * _NS_PER_SEC + stamp.nanosec
+    return time_to_ns(header.stamp)

@@ -17,6 +17,8 @@ from mtrace_msgs.msg import Span as SpanMsg
 from mtrace_msgs.msg import SpanLink
 from mtrace_msgs.msg import SpanPublish
 from mtrace_ros.ids import INVALID_SPAN_ID
+from mtrace_ros.propagation import split_ns
+from mtrace_ros.propagation import time_to_ns
 from mtrace_ros.spans import KIND_RECEIVE
 from mtrace_ros.spans import KIND_ROOT
 from mtrace_ros.spans import Span
@@ -29,7 +31,6 @@ SPAN_TOPIC = '/mtrace/spans'
 #: Reliable and volatile: matches reliable publishers and keeps bursts of spans.
 SPAN_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
-_NS_PER_SEC = 1_000_000_000
 _KINDS = {SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE}
 _WIRE_KINDS = {kind: wire for wire, kind in _KINDS.items()}
 
@@ -39,7 +40,7 @@ def _uint8s(data: bytes) -> Any:
 
 
 def _time(stamp_ns: int) -> Time:
-    sec, nanosec = divmod(stamp_ns, _NS_PER_SEC)
+    sec, nanosec = split_ns(stamp_ns)
     return Time(sec=sec, nanosec=nanosec)
 
 
@@ -75,10 +76,6 @@ def _hex(values: Any) -> str:
     return bytes(bytearray(values)).hex()
 
 
-def _time_ns(stamp: Any) -> int:
-    return stamp.sec * _NS_PER_SEC + stamp.nanosec
-
-
 def _or_none(value: Any, empty: Any) -> Optional[Any]:
     return None if value == empty else value
 
@@ -99,8 +96,8 @@ def span_message_to_dict(msg: SpanMsg) -> Dict[str, Any]:
         'node': msg.node,
         'topic': _or_none(msg.topic, ''),
         'kind': _KINDS.get(msg.kind, str(msg.kind)),
-        'start_ns': _time_ns(msg.start),
-        'end_ns': _time_ns(msg.end),
+        'start_ns': time_to_ns(msg.start),
+        'end_ns': time_to_ns(msg.end),
         'latency_ns': _or_none(msg.latency_ns, -1),
         'error': _or_none(msg.error, ''),
         'publishes': [

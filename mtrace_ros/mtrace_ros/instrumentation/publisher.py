@@ -10,6 +10,7 @@ publisher_class=...)``, rclpy's own seam for this.
 
 import functools
 from typing import Any
+from typing import Callable
 from typing import Optional
 from typing import Tuple
 from typing import Type
@@ -53,8 +54,21 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     if span is not None and span.end_ns is None:  # a worker may publish after it ended
         span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
         if not span.node:
-            span.node = publisher.logger_name
+            span.node = publisher.mtrace_node
     return context, root
+
+
+def _publish_in_trace(
+    publisher: Any, header: Any, send: Callable[[Any], None], msg: Any,
+) -> None:
+    """Fill ``header`` from the publish's context, ``send(msg)``, end a root it opened."""
+    context, root = _publish_context(publisher)
+    try:
+        propagation.inject(header, context)
+        send(msg)
+    finally:
+        if root is not None:
+            spans.end(root)
 
 
 class TracedPublisher(Publisher[MsgT]):
@@ -92,13 +106,7 @@ class TracedPublisher(Publisher[MsgT]):
             msg = deserialize_message(msg, self.msg_type)
         elif not isinstance(msg, self.msg_type):
             raise TypeError(f'Expected {self.msg_type}, got {type(msg)}')
-        context, root = _publish_context(self)
-        try:
-            propagation.inject(getattr(msg, self._header_field), context)
-            super().publish(msg)
-        finally:
-            if root is not None:
-                spans.end(root)
+        _publish_in_trace(self, getattr(msg, self._header_field), super().publish, msg)
 
 
 class EnvelopePublisher(Publisher[TracedEnvelope]):
@@ -136,13 +144,7 @@ class EnvelopePublisher(Publisher[TracedEnvelope]):
         if not self.tracing:
             super().publish(sealed)
             return
-        context, root = _publish_context(self)
-        try:
-            propagation.inject(sealed.header, context)
-            super().publish(sealed)
-        finally:
-            if root is not None:
-                spans.end(root)
+        _publish_in_trace(self, sealed.header, super().publish, sealed)
 
 
 @functools.lru_cache(maxsize=None)
