@@ -8,7 +8,7 @@ starts and the callback's receive span.
 
 The ``null`` sink is a trivial in-process sink (``submit``/``close``), so
 its row is the cost of recording spans at all. The real sinks (JSON Lines,
-the span topic) are measured when this build has ``mtrace_ros.sinks``.
+the span topic) are measured when this build has ``mtrace_ros.export``.
 """
 
 import pathlib
@@ -22,7 +22,7 @@ from typing import Tuple
 from harness import compare
 from harness import median_row
 from harness import Row
-from mtrace_ros import spans
+from mtrace_ros.export import spans
 from ros_setup import HEADER_TRACED
 from ros_setup import Session
 from throughput import OneProcess
@@ -45,9 +45,9 @@ class NullSink:
 
 
 def _configured_sink(spec: str, session: Session) -> Optional[Any]:
-    """Return the sink ``spec`` names (unregistered), or ``None`` without ``mtrace_ros.sinks``."""
+    """Return the sink ``spec`` names (unregistered), or ``None`` without ``mtrace_ros.export``."""
     try:
-        from mtrace_ros.sinks import configure_sinks
+        from mtrace_ros.export import configure_sinks
     except ImportError:
         return None
     (sink,) = configure_sinks(spec, node=session.node)

@@ -28,7 +28,7 @@ setup(
     extras_require={'test': ['pytest', 'pytest-timeout']},
     entry_points={
         'console_scripts': [
-            'mtrace = mtrace_ros.command.mtrace:main',
+            'mtrace = mtrace_ros.cli.main:main',
             # The demo tree (mtrace_ros/demo/topology.py): one script per node.
             'a = mtrace_ros.demo.nodes:main_a',
             'b = mtrace_ros.demo.nodes:main_b',

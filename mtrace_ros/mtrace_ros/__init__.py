@@ -6,9 +6,14 @@ every traced callback runs in the trace of the message it handles; whatever it
 publishes continues that trace. See the README for a tour.
 """
 
-from mtrace_ros.context import current_trace
-from mtrace_ros.context import TraceContext
+from mtrace_ros.core.context import current_trace
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export import close_sinks
+from mtrace_ros.export import configure_sinks
 from mtrace_ros.instrumentation.callbacks import wrap
+from mtrace_ros.instrumentation.explicit import continue_trace
+from mtrace_ros.instrumentation.explicit import link
+from mtrace_ros.instrumentation.explicit import start_trace
 from mtrace_ros.instrumentation.node import TracedNode
 from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
@@ -16,11 +21,6 @@ from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
 from mtrace_ros.logging import instrument_logging
 from mtrace_ros.logging import RosLogHandler
-from mtrace_ros.sinks import close_sinks
-from mtrace_ros.sinks import configure_sinks
-from mtrace_ros.tracing import continue_trace
-from mtrace_ros.tracing import link
-from mtrace_ros.tracing import start_trace
 
 __all__ = [
     'EnvelopePublisher',

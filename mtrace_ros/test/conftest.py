@@ -21,7 +21,7 @@ from typing import List
 from typing import Optional
 
 from mtrace_ros import close_sinks
-from mtrace_ros import spans
+from mtrace_ros.export import spans
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -59,8 +59,15 @@ _domain_counter = itertools.count()
 
 
 def next_domain_id() -> int:
-    """Return a domain id unlikely to be used by another test run on this machine."""
-    return 1 + (os.getpid() * 31 + next(_domain_counter)) % 100
+    """
+    Return a domain id unlikely to be used by another test run on this machine.
+
+    ``MTRACE_TEST_DOMAINS=LO-HI`` confines a run to those ids, for test runs
+    that go on side by side on one machine.
+    """
+    low, _, high = os.environ.get('MTRACE_TEST_DOMAINS', '1-100').partition('-')
+    span = int(high) - int(low) + 1
+    return int(low) + (os.getpid() * 31 + next(_domain_counter)) % span
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
-"""Spans for tests: real :class:`mtrace_ros.spans.Span` records and their span topic messages."""
+"""Spans for tests: real :class:`mtrace_ros.export.spans.Span` records and their topic messages."""
 
 import itertools
 from typing import Iterable
 from typing import Optional
 from typing import Tuple
 
-from mtrace_ros import spans
-from mtrace_ros.context import TraceContext
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export import spans
 
 _counter = itertools.count(1)
 

@@ -10,8 +10,8 @@ from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
-from mtrace_ros import spans
-from mtrace_ros.impl import notices
+from mtrace_ros.export import spans
+from mtrace_ros.instrumentation import notices
 import numpy
 import pytest
 from rcl_interfaces.msg import Log

@@ -11,9 +11,9 @@ from typing import List
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
-from mtrace_ros.span_messages import SPAN_QOS
-from mtrace_ros.span_messages import span_to_message
-from mtrace_ros.span_messages import SPAN_TOPIC
+from mtrace_ros.export.span_messages import SPAN_QOS
+from mtrace_ros.export.span_messages import span_to_message
+from mtrace_ros.export.span_messages import SPAN_TOPIC
 import pytest
 from span_fixtures import make_span
 

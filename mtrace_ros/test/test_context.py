@@ -3,11 +3,11 @@
 import re
 
 import mtrace_ros
-from mtrace_ros import ids
-from mtrace_ros.context import attach
-from mtrace_ros.context import detach
-from mtrace_ros.context import new_root
-from mtrace_ros.context import TraceContext
+from mtrace_ros.core import ids
+from mtrace_ros.core.context import attach
+from mtrace_ros.core.context import detach
+from mtrace_ros.core.context import new_root
+from mtrace_ros.core.context import TraceContext
 
 HEX32 = re.compile(r'[0-9a-f]{32}')
 HEX16 = re.compile(r'[0-9a-f]{16}')

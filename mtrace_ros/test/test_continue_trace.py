@@ -3,7 +3,7 @@
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
-from mtrace_ros import propagation
+from mtrace_ros.wire import traced_header
 import pytest
 from std_msgs.msg import String
 
@@ -52,7 +52,7 @@ def test_saved_context_continues_for_envelope_types(make_node, executor):
 def test_header_is_accepted():
     with mtrace_ros.start_trace() as root:
         msg = TracedString()
-        propagation.inject(msg.header, root)
+        traced_header.inject(msg.header, root)
     with mtrace_ros.continue_trace(msg.header) as context:
         assert (context.trace_id, context.parent_span_id) == (root.trace_id, root.span_id)
 

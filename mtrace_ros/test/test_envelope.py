@@ -3,7 +3,7 @@
 from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 import mtrace_ros
-from mtrace_ros.impl import notices
+from mtrace_ros.instrumentation import notices
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import Int32
 from std_msgs.msg import String

@@ -10,8 +10,8 @@ import signal
 from conftest import node_script
 from conftest import wait_until
 
-from mtrace_ros.span_records import read_records
-from mtrace_ros.trees import Forest
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.trees import Forest
 
 #: name -> (subscribes to, publishes on)
 TREE = {'a': (None, ['ab', 'ac']), 'b': ('ab', ['bd']), 'c': ('ac', ['cf']),

@@ -7,9 +7,9 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
-from mtrace_ros.html_report import render_html
-from mtrace_ros.span_records import read_records
-from mtrace_ros.trees import Forest
+from mtrace_ros.analysis.html_report import render_html
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.trees import Forest
 
 DATA = pathlib.Path(__file__).parent / 'data'
 VOID = {'meta', 'br', 'img', 'input', 'link', 'hr', 'wbr', 'source', 'area', 'col', 'embed'}

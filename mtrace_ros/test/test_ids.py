@@ -3,8 +3,8 @@
 import os
 import threading
 
-from mtrace_ros import ids
-from mtrace_ros.context import new_root
+from mtrace_ros.core import ids
+from mtrace_ros.core.context import new_root
 
 
 def test_ids_stay_unique_across_threads_and_block_refills():

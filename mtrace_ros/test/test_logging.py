@@ -24,8 +24,8 @@ from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros import create_traced_publisher
 from mtrace_ros import start_trace
-from mtrace_ros.impl import rcutils_prefix
 from mtrace_ros.logging import DEFAULT_LOG_FORMAT
+from mtrace_ros.logging import rcutils_hook
 import pytest
 from rcl_interfaces.msg import Log
 import rclpy.logging
@@ -244,7 +244,7 @@ def test_format_option_and_repeated_instrumentation(capfd):
 def test_bad_formats_are_rejected_saying_why(fmt, reason):
     with pytest.raises(ValueError, match=re.escape(reason)):
         mtrace_ros.instrument_logging(fmt=fmt)
-    assert rcutils_prefix.log_format().text == DEFAULT_LOG_FORMAT  # the format in use stays
+    assert rcutils_hook.log_format().text == DEFAULT_LOG_FORMAT  # the format in use stays
 
 
 def test_log_call_in_a_trace_costs_at_most_ten_percent_more(capfd):

@@ -12,18 +12,18 @@ from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_msgs.msg import TracedString
 from mtrace_ros import configure_sinks
 from mtrace_ros import current_trace
-from mtrace_ros import spans
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
-from mtrace_ros.sinks import configured_sinks
-from mtrace_ros.sinks.jsonl import JsonLinesSink
-from mtrace_ros.sinks.queued import QueuedSink
-from mtrace_ros.sinks.spec import parse_sinks
-from mtrace_ros.sinks.spec import SinkSpec
-from mtrace_ros.sinks.topic import TopicSink
-from mtrace_ros.span_messages import span_message_to_dict
-from mtrace_ros.span_messages import SPAN_QOS
-from mtrace_ros.span_messages import SPAN_TOPIC
+from mtrace_ros.export import configured_sinks
+from mtrace_ros.export import spans
+from mtrace_ros.export.jsonl import JsonLinesSink
+from mtrace_ros.export.processor import QueuedSink
+from mtrace_ros.export.span_messages import span_message_to_dict
+from mtrace_ros.export.span_messages import SPAN_QOS
+from mtrace_ros.export.span_messages import SPAN_TOPIC
+from mtrace_ros.export.spec import parse_sinks
+from mtrace_ros.export.spec import SinkSpec
+from mtrace_ros.export.topic import TopicSink
 import pytest
 from rclpy.parameter import Parameter
 

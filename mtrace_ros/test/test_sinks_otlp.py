@@ -14,10 +14,10 @@ import grpc
 from mtrace_msgs.msg import TracedString
 from mtrace_ros import close_sinks
 from mtrace_ros import configure_sinks
-from mtrace_ros import spans
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
-from mtrace_ros.sinks.otlp import OtlpSink
+from mtrace_ros.export import spans
+from mtrace_ros.export.otlp import OtlpSink
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Status

@@ -1,8 +1,8 @@
 """A span received from the span topic reads exactly like the span recorded in-process."""
 
-from mtrace_ros.context import TraceContext
-from mtrace_ros.span_messages import span_message_to_dict
-from mtrace_ros.span_messages import span_to_message
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export.span_messages import span_message_to_dict
+from mtrace_ros.export.span_messages import span_to_message
 from span_fixtures import make_span
 
 

@@ -6,9 +6,9 @@ from conftest import node_script
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMessage
-from mtrace_ros.span_messages import span_message_to_dict
-from mtrace_ros.span_messages import SPAN_QOS
-from mtrace_ros.span_messages import SPAN_TOPIC
+from mtrace_ros.export.span_messages import span_message_to_dict
+from mtrace_ros.export.span_messages import SPAN_QOS
+from mtrace_ros.export.span_messages import SPAN_TOPIC
 
 #: name -> (subscribes to, publishes on); the root publishes on a timer.
 TREE = {

@@ -3,11 +3,11 @@
 import json
 import pathlib
 
-from mtrace_ros.span_records import parse_record
-from mtrace_ros.span_records import read_records
-from mtrace_ros.span_records import RecordError
-from mtrace_ros.trees import Forest
-from mtrace_ros.trees import render_text
+from mtrace_ros.analysis.records import parse_record
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.records import RecordError
+from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import render_text
 import pytest
 
 DATA = pathlib.Path(__file__).parent / 'data'

@@ -28,13 +28,13 @@ from typing import TextIO
 
 from ament_index_python.packages import get_package_prefix
 
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import render_text
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
 from mtrace_ros.demo.topology import NODES
 from mtrace_ros.demo.topology import PACKAGE
-from mtrace_ros.span_records import read_records
-from mtrace_ros.trees import Forest
-from mtrace_ros.trees import render_text
 
 TRACE_ID = re.compile(r'trace_id=([0-9a-f]{32})')
 STOP_TIMEOUT_SEC = 10.0

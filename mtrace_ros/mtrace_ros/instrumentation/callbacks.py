@@ -30,15 +30,15 @@ from typing import Optional
 from typing import Tuple
 from typing import TypeVar
 
-from mtrace_ros import propagation
-from mtrace_ros import spans
-from mtrace_ros.context import attach
-from mtrace_ros.context import current_trace
-from mtrace_ros.context import detach
-from mtrace_ros.context import new_root
-from mtrace_ros.context import TraceContext
-from mtrace_ros.envelope import EnvelopeError
-from mtrace_ros.impl import notices
+from mtrace_ros.core.context import attach
+from mtrace_ros.core.context import current_trace
+from mtrace_ros.core.context import detach
+from mtrace_ros.core.context import new_root
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export import spans
+from mtrace_ros.instrumentation import notices
+from mtrace_ros.wire import traced_header
+from mtrace_ros.wire.envelope import EnvelopeError
 from rclpy.impl.rcutils_logger import RcutilsLogger
 
 T = TypeVar('T')
@@ -154,7 +154,7 @@ def isolate_coroutine(callback: F) -> F:
 
 def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
     """Return publish-stamp-to-now in ns, or ``None`` if the stamp is implausible."""
-    latency = now_ns - propagation.stamp_ns(header)
+    latency = now_ns - traced_header.stamp_ns(header)
     return latency if abs(latency) < _PLAUSIBLE_LATENCY_NS else None
 
 
@@ -175,7 +175,7 @@ def _make_enter(
             return None
         if not tracing:
             return None, msg, None
-        parent, problem = propagation.read(header)
+        parent, problem = traced_header.read(header)
         if problem is not None:
             kind = problem.kind
             if parent is None:

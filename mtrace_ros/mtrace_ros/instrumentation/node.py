@@ -5,14 +5,14 @@ from typing import Callable
 from typing import Type
 from typing import Union
 
-from mtrace_ros.config import tracing_enabled
+from mtrace_ros.core.settings import tracing_enabled
+from mtrace_ros.export.registry import configure_node_sinks
 from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.callbacks import isolate_coroutine
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
-from mtrace_ros.instrumentation.subscription import trace_callback
-from mtrace_ros.message_types import header_field
-from mtrace_ros.sinks.registry import configure_node_sinks
+from mtrace_ros.instrumentation.subscription import header_callback
+from mtrace_ros.wire.message_types import header_field
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -89,6 +89,6 @@ class TracedNode(Node):
         """Create a subscription as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
         if (header_field(msg_type) is not None and not is_wrapped(callback)
                 and tracing_enabled()):
-            callback = trace_callback(
+            callback = header_callback(
                 self, msg_type, topic, callback, raw=kwargs.get('raw', False))
         return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)

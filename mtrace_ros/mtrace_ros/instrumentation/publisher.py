@@ -18,15 +18,15 @@ from typing import TypeVar
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
-from mtrace_ros import envelope
-from mtrace_ros import propagation
-from mtrace_ros import spans
-from mtrace_ros.config import tracing_enabled
-from mtrace_ros.context import current_trace
-from mtrace_ros.context import new_root
-from mtrace_ros.context import TraceContext
-from mtrace_ros.message_types import header_field
-from mtrace_ros.sinks.registry import configure_from_environment
+from mtrace_ros.core.context import current_trace
+from mtrace_ros.core.context import new_root
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.core.settings import tracing_enabled
+from mtrace_ros.export import spans
+from mtrace_ros.export.registry import configure_from_environment
+from mtrace_ros.wire import envelope
+from mtrace_ros.wire import traced_header
+from mtrace_ros.wire.message_types import header_field
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -64,7 +64,7 @@ def _publish_in_trace(
     """Fill ``header`` from the publish's context, ``send(msg)``, end a root it opened."""
     context, root = _publish_context(publisher)
     try:
-        propagation.inject(header, context)
+        traced_header.inject(header, context)
         send(msg)
     finally:
         if root is not None:

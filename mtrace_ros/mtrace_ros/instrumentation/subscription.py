@@ -13,12 +13,12 @@ from typing import Type
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
-from mtrace_ros import envelope
-from mtrace_ros.config import tracing_enabled
+from mtrace_ros.core.settings import tracing_enabled
+from mtrace_ros.export.registry import configure_from_environment
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
-from mtrace_ros.message_types import header_field
-from mtrace_ros.sinks.registry import configure_from_environment
+from mtrace_ros.wire import envelope
+from mtrace_ros.wire.message_types import header_field
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
@@ -62,7 +62,7 @@ def _resolved(node: Node, topic: str) -> str:
         return topic
 
 
-def trace_callback(
+def header_callback(
     node: Node, msg_type: Type, topic: str, callback: Callable[..., Any], *, raw: bool = False,
 ) -> Callable[..., Any]:
     """Return ``callback`` wrapped to run in each message's trace (header types only)."""
@@ -98,7 +98,7 @@ def create_traced_subscription(
     raw = kwargs.get('raw', False)
     if header_field(msg_type) is not None:
         if tracing_enabled():
-            callback = trace_callback(node, msg_type, topic, callback, raw=raw)
+            callback = header_callback(node, msg_type, topic, callback, raw=raw)
         return node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
     wrapped = traced_callback(
         callback, _envelope_unpacker(msg_type, raw),

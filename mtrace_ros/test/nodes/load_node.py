@@ -18,7 +18,7 @@ import tracemalloc
 
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
-from mtrace_ros import spans
+from mtrace_ros.export import spans
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor

@@ -1,0 +1,187 @@
+"""
+A self-contained HTML page of traces: each trace's tree beside a waterfall.
+
+For people who would rather look than read. The page has inline CSS only:
+no script, no font, no image, no URL, so it opens offline and anywhere.
+Everything that came from span records is escaped: node names, topics and
+errors are written by other processes and are untrusted.
+"""
+
+from datetime import datetime
+from datetime import timezone
+import html
+from typing import List
+from typing import Optional
+from typing import Sequence
+
+from mtrace_ros.analysis.trees import describe_missed
+from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import format_ms
+from mtrace_ros.analysis.trees import hop_text
+from mtrace_ros.analysis.trees import LinkedBy
+from mtrace_ros.analysis.trees import MissedPublish
+from mtrace_ros.analysis.trees import parent_note
+from mtrace_ros.analysis.trees import printable
+from mtrace_ros.analysis.trees import Row
+from mtrace_ros.analysis.trees import rows
+from mtrace_ros.analysis.trees import SpanNode
+from mtrace_ros.analysis.trees import Trace
+
+#: Narrowest bar drawn, in percent of the trace's width, so instant spans stay visible.
+MIN_BAR_PERCENT = 0.3
+
+_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+code, .label { font-family: ui-monospace, monospace; }
+details.trace { border: 1px solid #ccc; border-radius: 4px; margin: 0 0 1em; padding: .3em .6em; }
+summary { cursor: pointer; font-weight: 600; }
+summary .meta { font-weight: normal; color: #555; }
+table { border-collapse: collapse; width: 100%; margin-top: .4em; }
+td { padding: 1px 4px; vertical-align: middle; }
+td.label { white-space: pre; width: 1%; font-size: 13px; }
+td.lane { position: relative; min-width: 20em; border-left: 1px solid #ddd; }
+tr:hover { background: #f3f6fb; }
+.bar { position: absolute; top: 3px; bottom: 3px; border-radius: 2px; }
+.run { background: #3b73c4; }
+.wait { background: #b9cdea; }
+tr.error .run, .run.failed { background: #c83a3a; }
+tr.orphan .run { background: repeating-linear-gradient(45deg, #3b73c4 0 4px, #9bb5dd 4px 8px); }
+.error-text { color: #b00; }
+.orphan-text, .missed { color: #8a5a00; }
+.linked { color: #555; }
+.topic { color: #2a6b2a; }
+.took { color: #777; }
+.scale { position: relative; height: 1.2em; color: #777; font-size: 11px; }
+.scale span { position: absolute; transform: translateX(-50%); }
+.legend span { display: inline-block; margin-right: 1.2em; }
+.legend i { display: inline-block; width: 1.6em; height: .8em; margin-right: .3em; }
+"""
+
+
+def _e(text: str) -> str:
+    return html.escape(printable(text), quote=True)
+
+
+def _anchor(trace_id: str, span_id: str) -> str:
+    return f'span-{trace_id}-{span_id}'
+
+
+def _utc(ns: int) -> str:
+    moment = datetime.fromtimestamp(ns / 1e9, timezone.utc)
+    return moment.isoformat(timespec='microseconds').replace('+00:00', 'Z')
+
+
+class _Scale:
+    """Maps times of one trace to percent of its lane."""
+
+    def __init__(self, trace: Trace) -> None:
+        spans = [node.span for node in trace.nodes.values()]
+        self.start_ns = min(span.start_ns - max(span.latency_ns or 0, 0) for span in spans)
+        self.width_ns = max(trace.end_ns - self.start_ns, 1)
+
+    def bar(self, css: str, begin_ns: int, end_ns: int) -> str:
+        left = min(max(100 * (begin_ns - self.start_ns) / self.width_ns, 0), 100)
+        width = max(100 * (end_ns - begin_ns) / self.width_ns, MIN_BAR_PERCENT)
+        width = min(width, 100 - left) if left < 100 else MIN_BAR_PERCENT
+        return f'<span class="bar {css}" style="left:{left:.3f}%;width:{width:.3f}%"></span>'
+
+    def ticks(self) -> str:
+        labels = [
+            f'<span style="left:{percent}%">{format_ms(self.width_ns * percent // 100)}</span>'
+            for percent in (0, 25, 50, 75, 100)]
+        return '<div class="scale">' + ''.join(labels) + '</div>'
+
+
+def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Scale) -> str:
+    span = node.span
+    classes = ['span'] + ['error'] * (span.error is not None) + ['orphan'] * bool(node.detached)
+    details = [
+        f'span {span.span_id}', f'parent {span.parent_span_id or "none"}',
+        f'kind {printable(span.kind)}', f'start {_utc(span.start_ns)}']
+    details += [f'publish {printable(publish.topic)}, subscribers: {publish.subscriber_count}'
+                for publish in span.publishes]
+    label = [
+        f'<span class="node">{_e(span.node)}</span>',
+        f'<span class="topic">{_e(hop_text(span))}</span>',
+        f'<span class="took">took {format_ms(span.end_ns - span.start_ns)}</span>']
+    note = parent_note(node)
+    if note:
+        label.append(f'<span class="orphan-text">{_e(note)}</span>')
+    if span.error is not None:
+        label.append(f'<span class="error-text">ERROR {_e(span.error)}</span>')
+    for link in span.links:
+        target = forest.find(link)
+        text = f'link {link.trace_id[:8]}…/{link.span_id}'
+        if target is None:
+            label.append(f'<span class="linked">{text} (not recorded)</span>')
+        else:
+            label.append(
+                f'<a class="linked" href="#{_anchor(link.trace_id, link.span_id)}">'
+                f'{text} ({_e(target.span.node)})</a>')
+    lane = ''
+    if span.latency_ns:
+        lane += scale.bar('wait', span.start_ns - span.latency_ns, span.start_ns)
+    lane += scale.bar('run', span.start_ns, span.end_ns)
+    return (
+        f'<tr class="{" ".join(classes)}" id="{_anchor(trace.trace_id, span.span_id)}" '
+        f'title="{html.escape(chr(10).join(details))}"><td class="label">{_e(row.prefix)}'
+        + '  '.join(label) + f'</td><td class="lane">{lane}</td></tr>')
+
+
+def _other_row(row: Row) -> str:
+    if isinstance(row.item, MissedPublish):
+        text = f'<span class="missed">{_e(describe_missed(row.item))}</span>'
+    else:
+        linked: LinkedBy = row.item
+        text = (
+            f'<a class="linked" href="#{_anchor(linked.trace_id, linked.span.span_id)}">'
+            f'↪ linked by {_e(linked.span.node)} in {linked.trace_id[:8]}…</a>')
+    return f'<tr><td class="label">{_e(row.prefix)}{text}</td><td class="lane"></td></tr>'
+
+
+def _trace_section(trace: Trace, forest: Forest) -> str:
+    scale = _Scale(trace)
+    lines = [
+        f'<details class="trace" id="trace-{trace.trace_id}" open>',
+        f'<summary><code>trace {trace.trace_id}</code> <span class="meta">'
+        f'({_e(trace.summary())}) started {_utc(trace.start_ns)}</span></summary>',
+        '<table><tr><td class="label"></td><td class="lane">' + scale.ticks() + '</td></tr>',
+    ]
+    for row in rows(trace):
+        if isinstance(row.item, SpanNode):
+            lines.append(_span_row(row, row.item, trace, forest, scale))
+        else:
+            lines.append(_other_row(row))
+    lines.append('</table></details>')
+    return '\n'.join(lines)
+
+
+def render_html(
+    forest: Forest,
+    traces: Optional[Sequence[Trace]] = None,
+    *,
+    title: str = 'mtrace traces',
+) -> str:
+    """
+    Return a complete HTML page picturing ``traces`` (default: all of ``forest``).
+
+    :param forest: every trace read, so that links to unselected traces resolve.
+    :param traces: the traces to draw.
+    :param title: the page title (escaped).
+    """
+    chosen = forest.traces if traces is None else traces
+    span_count = sum(len(trace.nodes) for trace in chosen)
+    body: List[str] = [
+        '<!DOCTYPE html>',
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<title>{_e(title)}</title><style>{_STYLE}</style></head><body>',
+        f'<h1>{_e(title)}</h1>',
+        f'<p>{len(chosen)} traces, {span_count} spans. Hover a row for its ids and publishes.</p>',
+        '<p class="legend"><span><i class="run"></i>callback</span>'
+        '<span><i class="wait"></i>hop: publish to callback start</span>'
+        '<span><i class="run failed"></i>ended with an error</span>'
+        '<span class="missed">✗ publish that reached no span</span></p>',
+    ]
+    body += [_trace_section(trace, forest) for trace in chosen]
+    body.append('</body></html>\n')
+    return '\n'.join(body)

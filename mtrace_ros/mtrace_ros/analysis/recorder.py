@@ -1,0 +1,103 @@
+"""
+Collect spans from the span topic and write them as JSON Lines.
+
+The collector is a plain rclpy node: it records no spans itself (a span for
+each span received would feed the topic it reads). It stops after a count,
+after a duration, or on SIGINT/SIGTERM, and always leaves a complete file:
+each record is written and flushed as one line.
+"""
+
+import json
+import signal
+import sys
+import threading
+import time
+from typing import List
+from typing import Optional
+from typing import TextIO
+
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.export.span_messages import span_message_to_dict
+from mtrace_ros.export.span_messages import SPAN_QOS
+from mtrace_ros.export.span_messages import SPAN_TOPIC
+import rclpy
+from rclpy.context import Context
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+NODE_NAME = 'mtrace_collect'
+_POLL_SEC = 0.1
+
+
+def collect(
+    output: TextIO,
+    *,
+    count: Optional[int] = None,
+    duration_sec: Optional[float] = None,
+    args: Optional[List[str]] = None,
+) -> int:
+    """
+    Write every span received on :data:`SPAN_TOPIC` to ``output``; return how many.
+
+    :param output: a text stream; one JSON object per line, flushed per line.
+    :param count: stop after this many spans.
+    :param duration_sec: stop after this many seconds.
+    :param args: command line arguments for rclpy (``--ros-args`` ones are used).
+    """
+    stop = threading.Event()
+    context = Context()
+    rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
+    restore = _stop_on_signals(stop)
+    written = 0
+
+    def on_span(msg: SpanMsg) -> None:
+        nonlocal written
+        if stop.is_set():
+            return
+        output.write(json.dumps(span_message_to_dict(msg), separators=(',', ':')) + '\n')
+        output.flush()
+        written += 1
+        if count is not None and written >= count:
+            stop.set()
+
+    executor = SingleThreadedExecutor(context=context)
+    node = Node(NODE_NAME, context=context)
+    try:
+        node.create_subscription(
+            SpanMsg, SPAN_TOPIC, on_span, SPAN_QOS,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=_warn_incompatible))
+        executor.add_node(node)
+        deadline = None if duration_sec is None else time.monotonic() + duration_sec
+        while not stop.is_set() and (count is None or count > 0) and context.ok():
+            left = _POLL_SEC if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            executor.spin_once(timeout_sec=min(left, _POLL_SEC))
+    finally:
+        restore()
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+    return written
+
+
+def _warn_incompatible(event: object) -> None:
+    print(
+        f'mtrace collect: a publisher of {SPAN_TOPIC} has a QoS this reliable subscription '
+        'cannot match (a best-effort span publisher?); its spans are not received',
+        file=sys.stderr)
+
+
+def _stop_on_signals(stop: threading.Event):
+    """Make SIGINT and SIGTERM set ``stop``; return the function that undoes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return restore

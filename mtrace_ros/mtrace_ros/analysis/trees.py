@@ -1,0 +1,288 @@
+"""
+Rebuild traces from span records: one tree per trace, and its text picture.
+
+Spans are grouped by trace id and hung under their parents. What cannot be
+placed is kept and marked, never dropped: a span whose parent was not
+recorded (or whose parents form a cycle) becomes a top-level entry of its
+trace, and a publish that no child span received is shown as a dead end.
+A fan-in span's links to other traces are shown both ways: on the span that
+links, and under the span it links to.
+"""
+
+from dataclasses import dataclass
+from dataclasses import field
+import re
+from typing import Dict
+from typing import Iterable
+from typing import Iterator
+from typing import List
+from typing import NamedTuple
+from typing import Optional
+from typing import Sequence
+from typing import Union
+
+from mtrace_ros.analysis.records import Link
+from mtrace_ros.analysis.records import SpanRecord
+from mtrace_ros.export.spans import KIND_ROOT
+
+#: Why a span is a top-level entry of its trace although it has a parent id.
+PARENT_MISSING = 'missing'
+PARENT_IN_CYCLE = 'in a cycle'
+
+_CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')
+
+
+class MissedPublish(NamedTuple):
+    """Publishes from one span to one topic that reached no span of the trace."""
+
+    topic: str
+    publishes: int
+    #: The most subscriptions any of these publishes saw; 0: nobody listened.
+    subscriber_count: int
+
+
+class LinkedBy(NamedTuple):
+    """A span of another trace that links to this span (fan-in)."""
+
+    trace_id: str
+    span: SpanRecord
+
+
+@dataclass(eq=False)
+class SpanNode:
+    """A span in its trace's tree."""
+
+    span: SpanRecord
+    children: List['SpanNode'] = field(default_factory=list)
+    missed: List[MissedPublish] = field(default_factory=list)
+    linked_by: List[LinkedBy] = field(default_factory=list)
+    #: ``None`` when reached from a root, else :data:`PARENT_MISSING` or :data:`PARENT_IN_CYCLE`.
+    detached: Optional[str] = None
+
+
+@dataclass(eq=False)
+class Trace:
+    """One trace: its top-level entries (roots first, then detached spans)."""
+
+    trace_id: str
+    tops: List[SpanNode]
+    nodes: Dict[str, SpanNode]
+
+    @property
+    def start_ns(self) -> int:
+        """Return the start of the earliest span."""
+        return min(node.span.start_ns for node in self.nodes.values())
+
+    @property
+    def end_ns(self) -> int:
+        """Return the end of the latest span."""
+        return max(node.span.end_ns for node in self.nodes.values())
+
+    @property
+    def duration_ns(self) -> int:
+        """Return the time from the first span's start to the last span's end."""
+        return self.end_ns - self.start_ns
+
+    def summary(self) -> str:
+        """Return e.g. ``6 spans, 4.1 ms, 1 error, 1 orphan, 2 publishes reached no span``."""
+        nodes = self.nodes.values()
+        parts = [_plural(len(self.nodes), 'span'), format_ms(self.duration_ns)]
+        counts = (
+            (sum(node.span.error is not None for node in nodes), 'error'),
+            (sum(node.detached is not None for node in nodes), 'orphan'),
+            (sum(len(node.missed) for node in nodes), 'publish', 'publishes', ' reached no span'),
+        )
+        parts += [_plural(*count) for count in counts if count[0]]
+        return ', '.join(parts)
+
+
+Item = Union[SpanNode, MissedPublish, LinkedBy]
+
+
+class Row(NamedTuple):
+    """One line of a trace's tree: the branch drawing before it, its depth, and what it shows."""
+
+    prefix: str
+    depth: int
+    item: Item
+
+
+class Forest:
+    """Every trace of a set of span records, ordered by start time."""
+
+    def __init__(self, records: Iterable[SpanRecord]) -> None:
+        """Group ``records`` by trace and build each trace's tree."""
+        by_trace: Dict[str, List[SpanRecord]] = {}
+        for record in records:
+            by_trace.setdefault(record.trace_id, []).append(record)
+        self.traces = sorted(
+            (_build_trace(trace_id, spans) for trace_id, spans in by_trace.items()),
+            key=lambda trace: (trace.start_ns, trace.trace_id))
+        self._by_id = {trace.trace_id: trace for trace in self.traces}
+        for trace in self.traces:
+            for node in trace.nodes.values():
+                for link in node.span.links:
+                    target = self.find(link)
+                    if target is not None:
+                        target.linked_by.append(LinkedBy(trace.trace_id, node.span))
+
+    def find(self, link: Link) -> Optional[SpanNode]:
+        """Return the span a link points to, if it was recorded."""
+        trace = self._by_id.get(link.trace_id)
+        return None if trace is None else trace.nodes.get(link.span_id)
+
+    def select(self, trace_prefix: str = '', limit: Optional[int] = None) -> List[Trace]:
+        """Return the traces whose id starts with ``trace_prefix``, at most ``limit`` of them."""
+        prefix = trace_prefix.lower()
+        chosen = [trace for trace in self.traces if trace.trace_id.startswith(prefix)]
+        return chosen if limit is None else chosen[:limit]
+
+
+def _order(node: SpanNode) -> tuple:
+    return (node.span.start_ns, node.span.node, node.span.span_id)
+
+
+def _build_trace(trace_id: str, records: Sequence[SpanRecord]) -> Trace:
+    nodes = {record.span_id: SpanNode(record) for record in records}
+    tops = []
+    for node in nodes.values():
+        parent_id = node.span.parent_span_id
+        if parent_id is None:
+            tops.append(node)
+        elif parent_id in nodes:
+            nodes[parent_id].children.append(node)
+        else:
+            node.detached = PARENT_MISSING
+            tops.append(node)
+    reached = _reachable(tops)
+    # Whatever no root reaches hangs in a parent cycle: cut it at its earliest span.
+    for node in sorted(nodes.values(), key=_order):
+        if node.span.span_id in reached:
+            continue
+        nodes[node.span.parent_span_id].children.remove(node)
+        node.detached = PARENT_IN_CYCLE
+        tops.append(node)
+        reached |= _reachable([node])
+    for node in nodes.values():
+        node.children.sort(key=_order)
+        node.missed = _missed_publishes(node)
+    tops.sort(key=lambda node: (node.detached is not None,) + _order(node))
+    return Trace(trace_id, tops, nodes)
+
+
+def _reachable(tops: Iterable[SpanNode]) -> set:
+    reached = set()
+    stack = list(tops)
+    while stack:
+        node = stack.pop()
+        if node.span.span_id not in reached:
+            reached.add(node.span.span_id)
+            stack.extend(node.children)
+    return reached
+
+
+def _missed_publishes(node: SpanNode) -> List[MissedPublish]:
+    received = {child.span.topic for child in node.children}
+    missed: Dict[str, MissedPublish] = {}
+    for topic, subscriber_count in node.span.publishes:
+        if topic in received:
+            continue
+        seen = missed.get(topic, MissedPublish(topic, 0, 0))
+        missed[topic] = MissedPublish(
+            topic, seen.publishes + 1, max(seen.subscriber_count, subscriber_count))
+    return list(missed.values())
+
+
+def rows(trace: Trace) -> Iterator[Row]:
+    """Yield the trace's tree line by line, depth first, children in start order."""
+    stack = [(top, '', '', 0) for top in reversed(trace.tops)]
+    while stack:
+        item, prefix, child_prefix, depth = stack.pop()
+        yield Row(prefix, depth, item)
+        if not isinstance(item, SpanNode):
+            continue
+        below: List[Item] = [*item.children, *item.missed, *item.linked_by]
+        for index in reversed(range(len(below))):
+            last = index == len(below) - 1
+            stack.append((
+                below[index],
+                child_prefix + ('└─ ' if last else '├─ '),
+                child_prefix + ('   ' if last else '│  '),
+                depth + 1))
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with control characters escaped: records may hold anything."""
+    return _CONTROL.sub(lambda match: f'\\x{ord(match.group()):02x}', text)
+
+
+def format_ms(ns: int, *, sign: bool = False) -> str:
+    """Return a duration in milliseconds: 0.1 ms resolution, finer below 0.1 ms."""
+    ms = ns / 1e6
+    digits = 1 if abs(ms) >= 0.1 or ms == 0 else 3
+    return f'{ms:{"+" if sign else ""}.{digits}f} ms'
+
+
+def _plural(count: int, noun: str, nouns: str = '', tail: str = '') -> str:
+    return f'{count} {noun if count == 1 else nouns or noun + "s"}{tail}'
+
+
+def hop_text(span: SpanRecord) -> str:
+    """Return ``[root]`` for a root, else topic and hop latency, e.g. ``/a_to_b  +0.8 ms``."""
+    if span.kind == KIND_ROOT and span.topic is None:
+        return '[root]'
+    latency = '+? ms' if span.latency_ns is None else format_ms(span.latency_ns, sign=True)
+    return f'{printable(span.topic or "?")}  {latency}'
+
+
+def parent_note(node: SpanNode) -> Optional[str]:
+    """Return why a span with a parent id is top-level, e.g. ``(parent 5f3a... missing)``."""
+    if node.detached is None:
+        return None
+    return f'(parent {node.span.parent_span_id} {node.detached})'
+
+
+def describe_span(node: SpanNode, forest: Forest) -> str:
+    """Return a span's line: node, hop, time taken, and marks for orphans, errors, links."""
+    span = node.span
+    took = 'took ' + format_ms(span.end_ns - span.start_ns)
+    parts = [printable(span.node), hop_text(span), took, parent_note(node) or '']
+    if span.error is not None:
+        parts.append('ERROR ' + printable(span.error))
+    for link in span.links:
+        target = forest.find(link)
+        known = '' if target is None else f' ({printable(target.span.node)})'
+        parts.append(f'link {link.trace_id}/{link.span_id}{known}')
+    return '  '.join(part for part in parts if part)
+
+
+def describe_missed(missed: MissedPublish) -> str:
+    """Return the text of a dead-end publish."""
+    notes = [] if missed.publishes == 1 else [_plural(missed.publishes, 'publish', 'publishes')]
+    notes.append(
+        'no subscriber' if missed.subscriber_count == 0
+        else _plural(missed.subscriber_count, 'subscriber'))
+    return f'✗ {printable(missed.topic)}  reached no span ({", ".join(notes)})'
+
+
+def describe_linked_by(linked: LinkedBy) -> str:
+    """Return the text of an incoming fan-in link."""
+    span = linked.span
+    return f'↪ linked by {printable(span.node)} in {linked.trace_id}/{span.span_id}'
+
+
+def render_text(forest: Forest, traces: Optional[Sequence[Trace]] = None) -> str:
+    """Return the indented trees of ``traces`` (default: all), a blank line between traces."""
+    blocks = []
+    for trace in forest.traces if traces is None else traces:
+        lines = [f'trace {trace.trace_id}  ({trace.summary()})']
+        for row in rows(trace):
+            if isinstance(row.item, SpanNode):
+                text = describe_span(row.item, forest)
+            elif isinstance(row.item, MissedPublish):
+                text = describe_missed(row.item)
+            else:
+                text = describe_linked_by(row.item)
+            lines.append(row.prefix + text)
+        blocks.append('\n'.join(lines) + '\n')
+    return '\n'.join(blocks)

@@ -1,0 +1,7 @@
+"""
+The ``mtrace`` command: thin verbs over :mod:`mtrace_ros.analysis`.
+
+``mtrace collect`` records the span topic, ``mtrace tree`` and ``mtrace
+html`` show the traces of a span file. Each verb is one module with
+``add_arguments`` and ``main``; :mod:`.main` dispatches.
+"""

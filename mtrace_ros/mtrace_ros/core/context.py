@@ -1,0 +1,188 @@
+"""
+What a trace context is, and which one is active.
+
+A :class:`TraceContext` names one span of one trace, in the W3C Trace Context
+model: the 16-byte trace id shared by everything one input caused, the 8-byte
+id of the current span, the span it came from, and the sampled flag.
+
+The active context lives in one :class:`contextvars.ContextVar`. rclpy's
+executors do nothing with ``contextvars``, so mtrace's callback wrappers set it
+at the start of each callback and reset it in ``finally`` (see
+:mod:`mtrace_ros.instrumentation.callbacks`); :func:`attach` and
+:func:`detach` are that pair.
+"""
+
+from contextvars import ContextVar
+from contextvars import Token
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import Optional
+
+from mtrace_ros.core import ids
+
+#: W3C trace flag: spans of this trace are recorded.
+FLAG_SAMPLED = 0x01
+
+_MISSING = object()
+
+
+class TraceContext:
+    """
+    One span of one trace: immutable, cheap to create, hashable.
+
+    Ids are kept as bytes (the wire form) and shown as lowercase hex (the W3C
+    and log form). Create one with :func:`mtrace_ros.start_trace`, or let a
+    traced callback create the child of a received message's context.
+    """
+
+    __slots__ = (
+        '_trace_id', '_span_id', '_parent_span_id', '_flags', 'span', '_cache',
+    )
+
+    def __init__(
+        self,
+        trace_id: bytes,
+        span_id: bytes,
+        parent_span_id: Optional[bytes] = None,
+        flags: int = FLAG_SAMPLED,
+        *,
+        span: Any = None,
+    ) -> None:
+        """
+        Create a context from raw ids; use the factory functions instead.
+
+        :param trace_id: 16 bytes, not all zero.
+        :param span_id: 8 bytes, not all zero.
+        :param parent_span_id: 8 bytes, or ``None`` for a root span.
+        :param flags: W3C trace flags (bit 0: sampled).
+        :param span: the span being recorded for this context, if any
+            (see :mod:`mtrace_ros.export.spans`).
+        """
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._parent_span_id = parent_span_id
+        self._flags = flags
+        self.span = span
+        # Made on the first memo(): most contexts of a hop never need one.
+        self._cache: Optional[Dict[str, Any]] = None
+
+    @property
+    def trace_id(self) -> str:
+        """Return the trace id: 32 lowercase hex characters."""
+        return self._trace_id.hex()
+
+    @property
+    def span_id(self) -> str:
+        """Return this span's id: 16 lowercase hex characters."""
+        return self._span_id.hex()
+
+    @property
+    def parent_span_id(self) -> Optional[str]:
+        """Return the parent span's id (16 hex characters), or ``None`` for a root."""
+        parent = self._parent_span_id
+        return None if parent is None else parent.hex()
+
+    @property
+    def trace_id_bytes(self) -> bytes:
+        """Return the trace id as the 16 bytes that travel in a ``TracedHeader``."""
+        return self._trace_id
+
+    @property
+    def span_id_bytes(self) -> bytes:
+        """Return the span id as the 8 bytes that travel in a ``TracedHeader``."""
+        return self._span_id
+
+    @property
+    def parent_span_id_bytes(self) -> Optional[bytes]:
+        """Return the parent span id as 8 bytes, or ``None`` for a root span."""
+        return self._parent_span_id
+
+    @property
+    def flags(self) -> int:
+        """Return the W3C trace flags byte."""
+        return self._flags
+
+    @property
+    def sampled(self) -> bool:
+        """Return whether spans of this trace are recorded (W3C flag bit 0)."""
+        return bool(self._flags & FLAG_SAMPLED)
+
+    @property
+    def is_root(self) -> bool:
+        """Return whether this span has no parent in this trace."""
+        return self._parent_span_id is None
+
+    @property
+    def traceparent(self) -> str:
+        """Return the W3C ``traceparent`` header value of this span."""
+        return f'00-{self._trace_id.hex()}-{self._span_id.hex()}-{self._flags:02x}'
+
+    def memo(self, key: str, make: Callable[['TraceContext'], Any]) -> Any:
+        """
+        Return ``make(self)``, computed once per context and key.
+
+        For derived forms that the hot path needs on every publish or log line
+        (wire arrays, log prefixes): a context lives as long as one callback.
+        """
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        # get() rather than catching KeyError: a miss is the common case of a
+        # root context, and raising costs more than computing the value.
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = cache[key] = make(self)
+        return value
+
+    def child(self, *, span: Any = None) -> 'TraceContext':
+        """Return a new span of the same trace whose parent is this span."""
+        return TraceContext(
+            self._trace_id, ids.new_span_id(), self._span_id, self._flags, span=span)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TraceContext):
+            return NotImplemented
+        return (self._trace_id, self._span_id, self._parent_span_id, self._flags) == (
+            other._trace_id, other._span_id, other._parent_span_id, other._flags)
+
+    def __hash__(self) -> int:
+        return hash((self._trace_id, self._span_id))
+
+    def __repr__(self) -> str:
+        return (
+            f'TraceContext(trace_id={self.trace_id!r}, span_id={self.span_id!r}, '
+            f'parent_span_id={self.parent_span_id!r}, sampled={self.sampled})')
+
+
+def new_root(flags: int = FLAG_SAMPLED, *, span: Any = None) -> TraceContext:
+    """Return the root span of a new trace with fresh random ids."""
+    return TraceContext(ids.new_trace_id(), ids.new_span_id(), None, flags, span=span)
+
+
+_CURRENT: ContextVar[Optional[TraceContext]] = ContextVar('mtrace_current', default=None)
+
+
+def current_trace() -> Optional[TraceContext]:
+    """Return the active trace context, or ``None`` outside any trace."""
+    return _CURRENT.get()
+
+
+def attach(context: Optional[TraceContext]) -> 'Token[Optional[TraceContext]]':
+    """Make ``context`` the active one; pass the token to :func:`detach` when done."""
+    return _CURRENT.set(context)
+
+
+def detach(token: 'Token[Optional[TraceContext]]') -> None:
+    """Restore the context that was active before the matching :func:`attach`."""
+    _CURRENT.reset(token)
+
+
+__all__ = [
+    'FLAG_SAMPLED',
+    'TraceContext',
+    'attach',
+    'current_trace',
+    'detach',
+    'new_root',
+]

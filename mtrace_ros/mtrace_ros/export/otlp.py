@@ -1,0 +1,121 @@
+"""
+The OTLP sink: spans sent to an OpenTelemetry collector, Jaeger or Tempo.
+
+Spans are converted to OpenTelemetry SDK spans that keep mtrace's ids (see
+:mod:`mtrace_ros.export.otel_spans`) and handed, a batch at a time, to the
+SDK's OTLP exporter: HTTP/protobuf or gRPC. The SDK is imported only when an
+OTLP sink is created. The exporter retries and logs each failure through
+Python ``logging``; records it logs from a sink's own thread are kept out of
+the logs and folded into the sink's single warning instead. The first such
+record also marks the sink as failing, so that closing it (at exit) cuts the
+exporter's retries short instead of waiting for them.
+"""
+
+import logging
+import threading
+from typing import Any
+from typing import Callable
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+from mtrace_ros.export.processor import QueuedSink
+from mtrace_ros.export.spans import Span
+
+PROTOCOLS = ('http', 'grpc')
+
+_EXPORTER_LOGGERS = 'opentelemetry.exporter.otlp'
+# In a sink's thread: .sink, the OtlpSink exporting there.
+_sink_thread = threading.local()
+
+
+class OtlpExportError(RuntimeError):
+    """An OTLP exporter gave up on a batch."""
+
+
+def _keep_record(record: logging.LogRecord) -> bool:
+    """Keep an exporter log record unless a sink's thread logged it; hand that to the sink."""
+    sink = getattr(_sink_thread, 'sink', None)
+    if sink is None:
+        return True
+    sink.note_exporter_log(record.getMessage())
+    return False
+
+
+def _mute_exporter_logs_in_sink_threads() -> None:
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if (name.startswith(_EXPORTER_LOGGERS) and isinstance(logger, logging.Logger)
+                and _keep_record not in logger.filters):
+            logger.addFilter(_keep_record)
+
+
+def _load(protocol: str) -> Tuple[Any, Callable[[Any, List[Span]], bool]]:
+    """Import the SDK and the exporter of ``protocol``; return it and the export function."""
+    package = f'opentelemetry-exporter-otlp-proto-{protocol}'
+    try:
+        if protocol == 'grpc':
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from mtrace_ros.export.otel_spans import export_spans
+    except ImportError as ex:
+        raise ImportError(
+            f'the otlp-{protocol} span sink needs the OpenTelemetry SDK and its OTLP '
+            f'exporter: install opentelemetry-sdk and {package} ({ex})') from ex
+    _mute_exporter_logs_in_sink_threads()
+    return OTLPSpanExporter, export_spans
+
+
+class OtlpSink(QueuedSink):
+    """Export spans over OTLP, keeping mtrace's trace and span ids."""
+
+    def __init__(
+        self, protocol: str = 'http', endpoint: str = '', *,
+        timeout_sec: Optional[float] = None, **kwargs: Any,
+    ) -> None:
+        """
+        Create the exporter; spans are sent from the sink's thread.
+
+        :param protocol: ``'http'`` (HTTP/protobuf) or ``'grpc'``.
+        :param endpoint: the URL to send to (for HTTP, with its ``/v1/traces``
+            path); empty for the ``OTEL_EXPORTER_OTLP_*`` variables or the
+            OpenTelemetry default (``localhost``, port 4318 or 4317).
+        :param timeout_sec: how long one batch may take, retries included
+            (default: ``OTEL_EXPORTER_OTLP_TIMEOUT``, else 10 s).
+        :param kwargs: ``queue_size``, ``batch_size`` (see :class:`QueuedSink`).
+        :raises ValueError: for an unknown protocol.
+        :raises ImportError: if the OpenTelemetry SDK or exporter is missing.
+        """
+        if protocol not in PROTOCOLS:
+            raise ValueError(f'OTLP protocol must be one of {PROTOCOLS}, got {protocol!r}')
+        exporter_class, self._export_spans = _load(protocol)
+        self._exporter = exporter_class(endpoint=endpoint or None, timeout=timeout_sec)
+        self.endpoint = endpoint or f'the OTLP/{protocol} default endpoint'
+        self._problem: Optional[str] = None
+        self._shutdown_lock = threading.Lock()
+        self._shut_down = False
+        super().__init__(f'otlp-{protocol}:{endpoint}' if endpoint else f'otlp-{protocol}',
+                         **kwargs)
+
+    def note_exporter_log(self, message: str) -> None:
+        """Take a record the exporter logged from this sink's thread: it is failing."""
+        self._failing = True
+        if self._problem is None:
+            self._problem = message
+
+    def _export(self, batch: List[Span]) -> None:
+        _sink_thread.sink = self
+        self._problem = None
+        if not self._export_spans(self._exporter, batch):
+            detail = self._problem or 'no detail'
+            raise OtlpExportError(f'{self.endpoint} did not take {len(batch)} spans ({detail})')
+
+    def _release(self) -> None:
+        self._abort()
+
+    def _abort(self) -> None:
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+        self._exporter.shutdown()

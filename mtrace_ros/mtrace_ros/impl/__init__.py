@@ -1,1 +1,0 @@
-"""mtrace internals: not part of the public API."""

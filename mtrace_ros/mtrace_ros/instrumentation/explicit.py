@@ -1,0 +1,139 @@
+"""Starting and continuing traces explicitly: roots, outside callers, late processing."""
+
+import contextlib
+from typing import Any
+from typing import Iterator
+from typing import Optional
+
+from mtrace_msgs.msg import TracedHeader
+from mtrace_ros.core import traceparent as w3c
+from mtrace_ros.core.context import attach
+from mtrace_ros.core.context import current_trace
+from mtrace_ros.core.context import detach
+from mtrace_ros.core.context import FLAG_SAMPLED
+from mtrace_ros.core.context import new_root
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.core.ids import new_span_id
+from mtrace_ros.core.settings import tracing_enabled
+from mtrace_ros.export import spans
+from mtrace_ros.wire import traced_header
+from mtrace_ros.wire.message_types import header_field
+
+
+@contextlib.contextmanager
+def _active(context: TraceContext) -> Iterator[TraceContext]:
+    """Run the ``with`` body in ``context``, ending its span (if recorded) afterwards."""
+    token = attach(context)
+    error: Optional[BaseException] = None
+    try:
+        yield context
+    except BaseException as ex:
+        error = ex
+        raise
+    finally:
+        detach(token)
+        if context.span is not None:
+            spans.end(context.span, error)
+
+
+@contextlib.contextmanager
+def start_trace(
+    traceparent: Optional[str] = None, *, node: str = '',
+) -> Iterator[Optional[TraceContext]]:
+    """
+    Start a new root trace for the ``with`` body, or continue an outside one.
+
+    A root node's timer wraps each tick in ``with start_trace():``; everything
+    published inside carries the new trace, and every callback that handles it
+    runs in it.
+
+    :param traceparent: a W3C ``traceparent`` string (from an HTTP request, a
+        ``TRACEPARENT`` environment variable, another tracer): the body then
+        runs in a new span of that trace, child of the span it names.
+    :param node: the name the root span is recorded under (default: the
+        node of the first traced publisher that publishes in it).
+    :raises ValueError: if ``traceparent`` is malformed or invalid, saying why.
+    :return: the new context (``None`` when tracing is switched off).
+    """
+    parsed = None if traceparent is None else w3c.parse(traceparent)
+    if not tracing_enabled():
+        yield None
+        return
+    if parsed is None:
+        span = spans.begin(node, None, spans.KIND_ROOT)
+        context = new_root(span=span)
+    else:
+        trace_id, parent_id, flags = parsed
+        flags &= FLAG_SAMPLED  # the only flag defined in version 00; others stay outside
+        span = spans.begin(node, None, spans.KIND_ROOT) if flags else None
+        context = TraceContext(trace_id, new_span_id(), parent_id, flags, span=span)
+    if span is not None:
+        span.context = context
+    with _active(context) as active:
+        yield active
+
+
+def _context_of(message: Any) -> Optional[TraceContext]:
+    if isinstance(message, TraceContext):
+        return message
+    if isinstance(message, TracedHeader):
+        return traced_header.extract(message)
+    field = header_field(type(message))
+    if field is None:
+        raise TypeError(
+            f'continue_trace() needs a message with a TracedHeader field, a TracedHeader, '
+            f'or a TraceContext; got {type(message).__name__}')
+    return traced_header.extract(getattr(message, field))
+
+
+@contextlib.contextmanager
+def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceContext]]:
+    """
+    Run the ``with`` body in the trace of a message received earlier.
+
+    For timers and caches that process the latest message later, at their own
+    rate: the body runs in a new span whose parent is the span that published
+    ``message``. A message without a trace starts a new root trace.
+
+    :param message: a message with a ``TracedHeader`` field (or an envelope),
+        a ``TracedHeader``, or a :class:`TraceContext` saved from
+        :func:`mtrace_ros.current_trace` (for envelope-traced types, whose
+        callback gets the message without its header).
+    :param node: the name the span is recorded under (default: the node of
+        the first traced publisher that publishes in it).
+    :raises TypeError: if ``message`` cannot carry a trace.
+    """
+    parent = _context_of(message)
+    if not tracing_enabled():
+        yield None
+        return
+    sampled = parent is None or parent.sampled
+    span = spans.begin(node, None, spans.KIND_RECEIVE) if sampled else None
+    context = new_root(span=span) if parent is None else parent.child(span=span)
+    if span is not None:
+        span.context = context
+    with _active(context) as active:
+        yield active
+
+
+def link(message: Any) -> Optional[TraceContext]:
+    """
+    Link the active span to the trace of another message (fan-in).
+
+    A callback that combines messages of several traces (a fusion node, a
+    synchronizer) runs in the trace of the message that triggered it; call
+    ``link`` with each other message it combines, so that the tree view and
+    the OTLP export show where those came from. Outside a recorded span
+    (no trace, no sink, or an unsampled trace) nothing is recorded.
+
+    :param message: what :func:`continue_trace` accepts: a message with a
+        ``TracedHeader`` field, a ``TracedHeader``, or a :class:`TraceContext`.
+    :raises TypeError: if ``message`` cannot carry a trace.
+    :return: the linked span's context, or ``None`` if ``message`` has no trace.
+    """
+    other = _context_of(message)
+    active = current_trace()
+    span = None if active is None else active.span
+    if other is not None and span is not None and span.end_ns is None:
+        span.add_link(other)
+    return other

@@ -1,0 +1,97 @@
+"""
+How a trace context crosses the wire: writing and reading ``TracedHeader``.
+
+:func:`inject` fills a header from the active context as a message is
+published; :func:`extract` reads the publisher's context back on the other
+side. A header with no trace (all-zero ids: an untraced publisher, or a
+message built by hand) extracts to ``None``; :func:`read` also says why.
+"""
+
+import time
+from typing import Any
+from typing import NamedTuple
+from typing import Optional
+from typing import Tuple
+
+from mtrace_ros.core.clock import split_ns
+from mtrace_ros.core.clock import time_to_ns
+from mtrace_ros.core.context import FLAG_SAMPLED
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.core.ids import INVALID_SPAN_ID
+from mtrace_ros.core.ids import INVALID_TRACE_ID
+import numpy
+
+_UINT8 = numpy.dtype(numpy.uint8)
+
+
+def _wire_ids(context: TraceContext) -> Any:
+    """
+    Return the context's ids as read-only uint8 arrays.
+
+    The generated ``uint8[N]`` setters take a numpy array with one copy (or
+    none, with ``ROS_PYTHON_CHECK_FIELDS=1``) but convert or check a bytes or
+    list value element by element. The dtype is passed positionally: parsing
+    the keyword costs more than the conversion itself.
+    """
+    return (
+        numpy.frombuffer(context.trace_id_bytes, _UINT8),
+        numpy.frombuffer(context.span_id_bytes, _UINT8),
+    )
+
+
+def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -> None:
+    """
+    Write ``context`` and the publish time into a ``TracedHeader`` in place.
+
+    :param header: a ``mtrace_msgs.msg.TracedHeader``.
+    :param context: the span that publishes the message.
+    :param stamp_ns: the publish time in nanoseconds since the epoch
+        (default: now, by the system clock, as in ROS log and message stamps).
+    """
+    header.trace_id, header.span_id = context.memo('wire_ids', _wire_ids)
+    header.flags = context.flags
+    stamp = header.stamp
+    stamp.sec, stamp.nanosec = split_ns(time.time_ns() if stamp_ns is None else stamp_ns)
+
+
+class Problem(NamedTuple):
+    """What is wrong with a received header: a fixed kind, and this header's particulars."""
+
+    kind: str
+    detail: str = ''
+
+
+def read(header: Any) -> Tuple[Optional[TraceContext], Optional[Problem]]:
+    """
+    Return the publisher's context from a ``TracedHeader``, and what is wrong with it.
+
+    The context is ``None`` when the header carries no trace (all-zero ids: an
+    untraced publisher, or a message built by hand), or is ``None`` itself (it
+    could not be read). Flag bits other than *sampled* are undefined in W3C
+    version 00: they are dropped, and said.
+    """
+    if header is None:
+        return None, Problem('no readable trace header')
+    trace_id = header.trace_id.tobytes()
+    span_id = header.span_id.tobytes()
+    if trace_id == INVALID_TRACE_ID or span_id == INVALID_SPAN_ID:
+        if trace_id == INVALID_TRACE_ID and span_id == INVALID_SPAN_ID:
+            return None, Problem('no trace context (all-zero ids: untraced publisher?)')
+        return None, Problem(
+            f'all-zero {"trace_id" if trace_id == INVALID_TRACE_ID else "span_id"}')
+    flags = header.flags
+    problem = None
+    if flags & ~FLAG_SAMPLED:
+        problem = Problem('unknown trace flag bits ignored', f'0x{flags & ~FLAG_SAMPLED:02x}')
+        flags &= FLAG_SAMPLED
+    return TraceContext(trace_id, span_id, None, flags), problem
+
+
+def extract(header: Any) -> Optional[TraceContext]:
+    """Return the publisher's context from a ``TracedHeader``, or ``None`` if it has none."""
+    return read(header)[0]
+
+
+def stamp_ns(header: Any) -> int:
+    """Return the header's publish stamp in nanoseconds since the epoch."""
+    return time_to_ns(header.stamp)
