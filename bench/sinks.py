@@ -23,6 +23,7 @@ from harness import compare
 from harness import median_row
 from harness import Row
 from mtrace_ros.export import spans
+from mtrace_ros.export.schema import SpanRecord
 from ros_setup import HEADER_TRACED
 from ros_setup import Session
 from throughput import OneProcess
@@ -36,7 +37,7 @@ class NullSink:
     def __init__(self) -> None:
         self.submitted = 0
 
-    def submit(self, span: spans.Span) -> None:
+    def submit(self, record: SpanRecord) -> None:
         """Count the span."""
         self.submitted += 1
 

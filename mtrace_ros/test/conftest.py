@@ -22,6 +22,8 @@ from typing import Optional
 
 from mtrace_ros import close_sinks
 from mtrace_ros.export import spans
+from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import SpanRecord
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -208,15 +210,15 @@ def publish_until(
 
 
 class ListSink:
-    """A span sink that keeps the record (``to_dict()``) of every span submitted to it."""
+    """A span sink that keeps every span record submitted to it, as JSON Lines objects."""
 
     def __init__(self) -> None:
         self.records: List[Dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def submit(self, span: spans.Span) -> None:
+    def submit(self, record: SpanRecord) -> None:
         with self._lock:
-            self.records.append(span.to_dict())
+            self.records.append(record_to_dict(record))
 
     def close(self) -> None:
         pass

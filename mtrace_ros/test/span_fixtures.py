@@ -1,4 +1,4 @@
-"""Spans for tests: real :class:`mtrace_ros.export.spans.Span` records and their topic messages."""
+"""Span records for tests, made the way instrumentation makes them."""
 
 import itertools
 from typing import Iterable
@@ -7,6 +7,7 @@ from typing import Tuple
 
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.export import spans
+from mtrace_ros.export.schema import SpanRecord
 
 _counter = itertools.count(1)
 
@@ -20,8 +21,8 @@ def make_span(
     error: Optional[BaseException] = None,
     publishes: Iterable[Tuple[str, int]] = (),
     links: Iterable[TraceContext] = (),
-) -> spans.Span:
-    """Return an ended span with distinct ids, made the way instrumentation makes them."""
+) -> SpanRecord:
+    """Return the record of an ended span with distinct ids, made as instrumentation does."""
     n = next(_counter)
     span = spans.Span(node, topic, spans.KIND_ROOT if root else spans.KIND_RECEIVE, latency_ns)
     span.context = TraceContext(
@@ -32,4 +33,4 @@ def make_span(
     for link in links:
         span.add_link(link)
     spans.end(span, error)
-    return span
+    return span.to_record()

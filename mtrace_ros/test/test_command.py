@@ -11,9 +11,10 @@ from typing import List
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
-from mtrace_ros.export.span_messages import SPAN_QOS
-from mtrace_ros.export.span_messages import span_to_message
-from mtrace_ros.export.span_messages import SPAN_TOPIC
+from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import record_to_message
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
 import pytest
 from span_fixtures import make_span
 
@@ -85,8 +86,8 @@ def test_html_writes_a_page_with_every_span(mtrace, tmp_path):
 def _publish_until(publisher, sent, predicate) -> bool:
     def step() -> bool:
         span = make_span(node=f'n{len(sent)}', publishes=[('/out', 1)])
-        sent[span.context.span_id] = span
-        publisher.publish(span_to_message(span))
+        sent[span.span_id] = span
+        publisher.publish(record_to_message(span))
         return predicate()
     return wait_until(step)
 
@@ -101,7 +102,7 @@ def test_collect_writes_count_spans_from_the_topic(mtrace, make_node, processes,
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 3
     for record in records:
-        assert record == sent[record['span_id']].to_dict()
+        assert record == record_to_dict(sent[record['span_id']])
     assert 'mtrace collect: 3 spans' in child.output()
 
 

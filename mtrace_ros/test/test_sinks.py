@@ -18,9 +18,10 @@ from mtrace_ros.export import configured_sinks
 from mtrace_ros.export import spans
 from mtrace_ros.export.jsonl import JsonLinesSink
 from mtrace_ros.export.processor import QueuedSink
-from mtrace_ros.export.span_messages import span_message_to_dict
-from mtrace_ros.export.span_messages import SPAN_QOS
-from mtrace_ros.export.span_messages import SPAN_TOPIC
+from mtrace_ros.export.schema import record_from_message
+from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
 from mtrace_ros.export.topic import TopicSink
@@ -97,7 +98,7 @@ def test_jsonl_sink_appends_span_records(tmp_path, sinks_closed):
             ended.append(context.span)
     assert wait_until(lambda: sink.exported == 3)
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert records == [span.to_dict() for span in ended]
+    assert records == [record_to_dict(span.to_record()) for span in ended]
 
 
 def test_unwritable_jsonl_path_drops_counts_and_warns_once(tmp_path, capfd, sinks_closed):
@@ -154,7 +155,8 @@ def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
     collector = make_node(name='collector')
     received = []
     collector.create_subscription(
-        SpanMessage, SPAN_TOPIC, lambda msg: received.append(span_message_to_dict(msg)),
+        SpanMessage, SPAN_TOPIC,
+        lambda msg: received.append(record_to_dict(record_from_message(msg))),
         SPAN_QOS)
     sender = make_node(TracedNode, 'sender')
     [sink] = configure_sinks('topic', node=sender)
@@ -165,7 +167,7 @@ def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
     def trace():
         with start_trace(node='sender') as context:
             pass
-        ended.append(context.span.to_dict())
+        ended.append(record_to_dict(context.span.to_record()))
     assert publish_until(executor, trace, lambda: received)
     assert spin_until(executor, lambda: received[-1] == ended[-1])
     assert received[0] in ended

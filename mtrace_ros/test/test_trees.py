@@ -3,11 +3,11 @@
 import json
 import pathlib
 
-from mtrace_ros.analysis.records import parse_record
 from mtrace_ros.analysis.records import read_records
 from mtrace_ros.analysis.records import RecordError
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import render_text
+from mtrace_ros.export.schema import record_from_dict
 import pytest
 
 DATA = pathlib.Path(__file__).parent / 'data'
@@ -17,7 +17,7 @@ BASE_NS = 1_700_000_000_000_000_000
 
 
 def record(span_id, parent=None, node='n', topic=None, *, trace=T1, start_us=0, **extra):
-    """Return a span record as ``Span.to_dict()`` writes it."""
+    """Return a span record as the JSON Lines sink writes it."""
     value = {
         'trace_id': trace, 'span_id': span_id, 'parent_span_id': parent, 'node': node,
         'topic': topic, 'kind': 'root' if parent is None else 'receive',
@@ -93,9 +93,9 @@ def test_a_span_recorded_twice_is_kept_once():
 
 def test_an_all_zero_parent_is_a_root_and_unknown_keys_are_ignored():
     value = {**record('a000000000000001'), 'parent_span_id': '0' * 16, 'extra': 1}
-    assert parse_record(value).parent_span_id is None
+    assert record_from_dict(value).parent_span_id is None
     with pytest.raises(RecordError):
-        parse_record({**value, 'kind': 3})
+        record_from_dict({**value, 'kind': 3})
 
 
 def test_span_whose_parent_is_missing_is_shown_at_top_level_and_marked():

@@ -17,9 +17,10 @@ from typing import Optional
 from typing import TextIO
 
 from mtrace_msgs.msg import Span as SpanMsg
-from mtrace_ros.export.span_messages import span_message_to_dict
-from mtrace_ros.export.span_messages import SPAN_QOS
-from mtrace_ros.export.span_messages import SPAN_TOPIC
+from mtrace_ros.export.schema import record_from_message
+from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
 import rclpy
 from rclpy.context import Context
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -56,7 +57,8 @@ def collect(
         nonlocal written
         if stop.is_set():
             return
-        output.write(json.dumps(span_message_to_dict(msg), separators=(',', ':')) + '\n')
+        record = record_to_dict(record_from_message(msg))
+        output.write(json.dumps(record, separators=(',', ':')) + '\n')
         output.flush()
         written += 1
         if count is not None and written >= count:

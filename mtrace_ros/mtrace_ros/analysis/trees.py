@@ -21,9 +21,9 @@ from typing import Optional
 from typing import Sequence
 from typing import Union
 
-from mtrace_ros.analysis.records import Link
-from mtrace_ros.analysis.records import SpanRecord
-from mtrace_ros.export.spans import KIND_ROOT
+from mtrace_ros.export.schema import KIND_ROOT
+from mtrace_ros.export.schema import Link
+from mtrace_ros.export.schema import SpanRecord
 
 #: Why a span is a top-level entry of its trace although it has a parent id.
 PARENT_MISSING = 'missing'

@@ -1,5 +1,5 @@
 """
-The JSON Lines sink: one :meth:`Span.to_dict` record per line, appended to a file.
+The JSON Lines sink: one span record per line (:func:`.schema.record_to_dict`), appended to a file.
 
 Several processes may append to the same file: each batch is one ``write``
 on a file opened with ``O_APPEND``, so lines never interleave. A file that
@@ -15,7 +15,8 @@ from typing import List
 from typing import Optional
 
 from mtrace_ros.export.processor import QueuedSink
-from mtrace_ros.export.spans import Span
+from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import SpanRecord
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
@@ -34,9 +35,10 @@ class JsonLinesSink(QueuedSink):
         self._fd: Optional[int] = None
         super().__init__(f'jsonl:{path}', **kwargs)
 
-    def _export(self, batch: List[Span]) -> None:
+    def _export(self, batch: List[SpanRecord]) -> None:
         data = ''.join(
-            json.dumps(span.to_dict(), separators=(',', ':')) + '\n' for span in batch).encode()
+            json.dumps(record_to_dict(record), separators=(',', ':')) + '\n'
+            for record in batch).encode()
         if self._fd is None:
             self._fd = os.open(self.path, _OPEN_FLAGS, 0o644)
         try:

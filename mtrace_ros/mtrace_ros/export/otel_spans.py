@@ -1,5 +1,5 @@
 """
-mtrace spans as OpenTelemetry SDK spans, with mtrace's own ids.
+Span records as OpenTelemetry SDK spans, with mtrace's own ids.
 
 Imported only by the OTLP sink, so that ``import mtrace_ros`` never loads the
 OpenTelemetry SDK. The SDK spans are built directly (no tracer, no id
@@ -12,8 +12,8 @@ from typing import Any
 from typing import Dict
 from typing import List
 
-from mtrace_ros.export.spans import KIND_RECEIVE
-from mtrace_ros.export.spans import Span
+from mtrace_ros.export.schema import KIND_RECEIVE
+from mtrace_ros.export.schema import SpanRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import ReadableSpan
@@ -46,13 +46,11 @@ def node_resource(node: str) -> Resource:
     return Resource.create({SERVICE_NAME: node})
 
 
-def _span_context(trace_id: bytes, span_id: bytes, *, remote: bool) -> SpanContext:
-    return SpanContext(
-        int.from_bytes(trace_id, 'big'), int.from_bytes(span_id, 'big'),
-        is_remote=remote, trace_flags=_SAMPLED)
+def _span_context(trace_id: str, span_id: str, *, remote: bool) -> SpanContext:
+    return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=remote, trace_flags=_SAMPLED)
 
 
-def _attributes(span: Span) -> Dict[str, Any]:
+def _attributes(span: SpanRecord) -> Dict[str, Any]:
     attributes: Dict[str, Any] = {SYSTEM_ATTRIBUTE: 'ros2', KIND_ATTRIBUTE: span.kind}
     if span.topic is not None:
         attributes[TOPIC_ATTRIBUTE] = span.topic
@@ -64,19 +62,15 @@ def _attributes(span: Span) -> Dict[str, Any]:
     return attributes
 
 
-def to_readable_span(span: Span) -> ReadableSpan:
-    """Return an ended, recorded mtrace span as an SDK span ready for an exporter."""
-    context = span.context
-    if context is None:
-        raise ValueError('to_readable_span() needs a recorded span (one with a context)')
-    parent_id = context.parent_span_id_bytes
+def to_readable_span(span: SpanRecord) -> ReadableSpan:
+    """Return a span record as an SDK span ready for an exporter."""
+    parent_id = span.parent_span_id
     receive = span.kind == KIND_RECEIVE
     return ReadableSpan(
         name=f'receive {span.topic}' if receive else 'root',
-        context=_span_context(context.trace_id_bytes, context.span_id_bytes, remote=False),
+        context=_span_context(span.trace_id, span.span_id, remote=False),
         parent=(
-            None if parent_id is None
-            else _span_context(context.trace_id_bytes, parent_id, remote=True)),
+            None if parent_id is None else _span_context(span.trace_id, parent_id, remote=True)),
         resource=node_resource(span.node),
         attributes=_attributes(span),
         links=[
@@ -90,6 +84,6 @@ def to_readable_span(span: Span) -> ReadableSpan:
     )
 
 
-def export_spans(exporter: SpanExporter, batch: List[Span]) -> bool:
-    """Export a batch of mtrace spans with an SDK exporter; return whether it succeeded."""
+def export_spans(exporter: SpanExporter, batch: List[SpanRecord]) -> bool:
+    """Export a batch of span records with an SDK exporter; return whether it succeeded."""
     return exporter.export([to_readable_span(span) for span in batch]) is SpanExportResult.SUCCESS

@@ -20,7 +20,7 @@ from typing import Optional
 from typing import Tuple
 
 from mtrace_ros.export.processor import QueuedSink
-from mtrace_ros.export.spans import Span
+from mtrace_ros.export.schema import SpanRecord
 
 PROTOCOLS = ('http', 'grpc')
 
@@ -49,7 +49,7 @@ def _mute_exporter_logs_in_sink_threads() -> None:
             logger.addFilter(_keep_record)
 
 
-def _load(protocol: str) -> Tuple[Any, Callable[[Any, List[Span]], bool]]:
+def _load(protocol: str) -> Tuple[Any, Callable[[Any, List[SpanRecord]], bool]]:
     """Import the SDK and the exporter of ``protocol``; return it and the export function."""
     package = f'opentelemetry-exporter-otlp-proto-{protocol}'
     try:
@@ -103,7 +103,7 @@ class OtlpSink(QueuedSink):
         if self._problem is None:
             self._problem = message
 
-    def _export(self, batch: List[Span]) -> None:
+    def _export(self, batch: List[SpanRecord]) -> None:
         _sink_thread.sink = self
         self._problem = None
         if not self._export_spans(self._exporter, batch):

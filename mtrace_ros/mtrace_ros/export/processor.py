@@ -15,7 +15,7 @@ import threading
 import time
 from typing import List
 
-from mtrace_ros.export.spans import Span
+from mtrace_ros.export.schema import SpanRecord
 import rclpy.logging
 
 DEFAULT_QUEUE_SIZE = 10_000
@@ -81,13 +81,13 @@ class QueuedSink:
         """Whether :meth:`close` was called (spans submitted now are dropped)."""
         return self._closed
 
-    def submit(self, span: Span) -> None:
+    def submit(self, record: SpanRecord) -> None:
         """Queue an ended span for export; drop it if the queue is full. Never blocks."""
         if self._closed:
             self._discard(1, None)
             return
         try:
-            self._queue.put_nowait(span)
+            self._queue.put_nowait(record)
         except queue.Full:
             self._discard(1, f'its queue of {self._queue.maxsize} spans is full (too slow)')
 
@@ -152,7 +152,7 @@ class QueuedSink:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch: List[Span] = []
+            batch: List[SpanRecord] = []
             item = self._queue.get()
             while True:
                 if item is _STOP:
@@ -172,7 +172,7 @@ class QueuedSink:
         except Exception as ex:  # never let a sink's cleanup kill anything
             self._warn_once(f'failed to close: {type(ex).__name__}: {ex}')
 
-    def _export_batch(self, batch: List[Span]) -> None:
+    def _export_batch(self, batch: List[SpanRecord]) -> None:
         try:
             self._export(batch)
         except Exception as ex:
@@ -182,7 +182,7 @@ class QueuedSink:
             self._failing = False
             self._exported += len(batch)
 
-    def _export(self, batch: List[Span]) -> None:
+    def _export(self, batch: List[SpanRecord]) -> None:
         """Export a batch of ended spans; raise if it could not be exported."""
         raise NotImplementedError
 

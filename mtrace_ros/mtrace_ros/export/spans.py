@@ -1,12 +1,16 @@
 """
-Spans: what each root and each traced callback did, and where the records go.
+Spans: the one lifecycle every traced path uses, and where ended spans go.
 
-A :class:`Span` is recorded for each root (explicit with
-:func:`mtrace_ros.start_trace`, or automatic when publishing outside any
-trace) and each traced callback of a sampled trace. It is handed to every
-registered sink when it ends (the sinks themselves, and how a process chooses
-them, are in :mod:`mtrace_ros.export`). With no sink registered no span is
-created, so tracing costs only the context switch.
+:func:`open_span` opens a span and its trace context in one step, for every
+kind: a root (explicit with :func:`mtrace_ros.start_trace`, or automatic when
+publishing outside any trace), a traced callback handling a message, and the
+kinds that build on them. The span model: the ``span_id`` a message carries
+is the span that published it (a root, or the callback that handled a
+message); a receiving callback's span is its child. There are no separate
+send spans. A :class:`Span` is recorded only for sampled traces while a sink
+is registered; :func:`end` turns it into a :class:`SpanRecord` (the one
+schema, :mod:`mtrace_ros.export.schema`) and hands that to every sink. With
+no sink registered no span is created, so tracing costs only the context.
 """
 
 import logging
@@ -14,22 +18,23 @@ import os
 import sys
 import threading
 import time
-from typing import Any
-from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Protocol
 from typing import Tuple
 
+from mtrace_ros.core.context import new_root
 from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export.schema import KIND_RECEIVE
+from mtrace_ros.export.schema import KIND_ROOT
+from mtrace_ros.export.schema import Link
+from mtrace_ros.export.schema import Publish
+from mtrace_ros.export.schema import SpanRecord
 
 logger = logging.getLogger(__name__)
 
 #: The node name of a root span that named none and published nothing.
 _PROCESS_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'unknown'
-
-KIND_ROOT = 'root'
-KIND_RECEIVE = 'receive'
 
 
 class Span:
@@ -69,39 +74,31 @@ class Span:
         """Link this span to a span of another trace."""
         self.links.append((context.trace_id_bytes, context.span_id_bytes))
 
-    def to_dict(self) -> Dict[str, Any]:
-        """
-        Return the span as one JSON Lines record (the format of ``mtrace collect``).
-
-        Ids are lowercase hex; times are integer nanoseconds since the epoch;
-        ``latency_ns`` is ``None`` when unknown; ``error`` is ``None`` when the
-        span ended normally.
-        """
+    def to_record(self) -> SpanRecord:
+        """Return the ended span as the immutable record every sink receives."""
         context = self.context
-        return {
-            'trace_id': context.trace_id if context else None,
-            'span_id': context.span_id if context else None,
-            'parent_span_id': context.parent_span_id if context else None,
-            'node': self.node,
-            'topic': self.topic,
-            'kind': self.kind,
-            'start_ns': self.start_ns,
-            'end_ns': self.end_ns,
-            'latency_ns': self.latency_ns,
-            'error': self.error,
-            'publishes': [
-                {'topic': topic, 'subscriber_count': count} for topic, count in self.publishes],
-            'links': [
-                {'trace_id': trace_id.hex(), 'span_id': span_id.hex()}
-                for trace_id, span_id in self.links],
-        }
+        assert context is not None and self.end_ns is not None, 'only ended, recorded spans'
+        return SpanRecord(
+            trace_id=context.trace_id,
+            span_id=context.span_id,
+            parent_span_id=context.parent_span_id,
+            node=self.node,
+            topic=self.topic,
+            kind=self.kind,
+            start_ns=self.start_ns,
+            end_ns=self.end_ns,
+            latency_ns=self.latency_ns,
+            error=self.error,
+            publishes=tuple(Publish(topic, count) for topic, count in self.publishes),
+            links=tuple(Link(trace_id.hex(), span_id.hex()) for trace_id, span_id in self.links),
+        )
 
 
 class SpanSink(Protocol):
     """Where ended spans go. ``submit`` must not block: sinks queue and drop."""
 
-    def submit(self, span: Span) -> None:
-        """Take an ended span; never block and never raise."""
+    def submit(self, record: SpanRecord) -> None:
+        """Take an ended span's record; never block and never raise."""
 
     def close(self) -> None:
         """Flush what is queued and release resources."""
@@ -130,17 +127,45 @@ def remove_sink(sink: SpanSink) -> None:
         _sinks = tuple(s for s in _sinks if s is not sink)
 
 
-def begin(
-    node: str, topic: Optional[str], kind: str, latency_ns: Optional[int] = None,
-) -> Optional[Span]:
-    """Start a span if any sink is registered, else return ``None``."""
-    if not _sinks:
-        return None
-    return Span(node, topic, kind, latency_ns)
+def open_span(
+    kind: str,
+    parent: Optional[TraceContext] = None,
+    *,
+    node: str = '',
+    topic: Optional[str] = None,
+    latency_ns: Optional[int] = None,
+) -> TraceContext:
+    """
+    Open a span and return its context: a child of ``parent``, or the root of a new trace.
+
+    The one way every path starts a span. The span is recorded (the
+    context's ``span``) when a sink is registered and the trace is sampled;
+    end it with :func:`end_span`.
+
+    :param kind: what the span is (:data:`KIND_ROOT`, :data:`KIND_RECEIVE`, ...).
+    :param parent: the span this one continues: the publisher's context read
+        from a message, an outside caller's, or ``None`` for a new trace.
+    :param node: the node the span runs in ('' : the first traced publisher's).
+    :param topic: the topic of the handled message, if any.
+    :param latency_ns: publish stamp of the handled message to now, if known.
+    """
+    span = None
+    if _sinks and (parent is None or parent.sampled):
+        span = Span(node, topic, kind, latency_ns)
+    context = new_root(span=span) if parent is None else parent.child(span=span)
+    if span is not None:
+        span.context = context
+    return context
+
+
+def end_span(context: TraceContext, error: Optional[BaseException] = None) -> None:
+    """End the span ``context`` records, if it records one (see :func:`open_span`)."""
+    if context.span is not None:
+        end(context.span, error)
 
 
 def end(span: Span, error: Optional[BaseException] = None) -> None:
-    """End a span and submit it to every sink."""
+    """End a span and submit its record to every sink."""
     span.end_ns = time.time_ns()
     if error is not None:
         span.error = f'{type(error).__name__}: {error}'
@@ -149,8 +174,23 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
         return
     if not span.node:  # a root that named no node and published nothing
         span.node = _PROCESS_NAME
+    record = span.to_record()
     for sink in _sinks:
         try:
-            sink.submit(span)
+            sink.submit(record)
         except Exception:  # a sink must never break the callback it records
             logger.exception('mtrace: span sink %r failed; span dropped', sink)
+
+
+__all__ = [
+    'KIND_RECEIVE',
+    'KIND_ROOT',
+    'Span',
+    'SpanSink',
+    'add_sink',
+    'end',
+    'end_span',
+    'open_span',
+    'recording',
+    'remove_sink',
+]

@@ -22,7 +22,7 @@ from typing import List
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from mtrace_ros.export.span_messages import SPAN_TOPIC
+from mtrace_ros.export.schema import SPAN_TOPIC
 from rclpy.exceptions import InvalidTopicNameException
 from rclpy.validate_full_topic_name import validate_full_topic_name
 

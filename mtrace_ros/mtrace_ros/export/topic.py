@@ -17,16 +17,16 @@ from typing import List
 from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros.export import spans
 from mtrace_ros.export.processor import QueuedSink
-from mtrace_ros.export.span_messages import SPAN_QOS
-from mtrace_ros.export.span_messages import span_to_message
-from mtrace_ros.export.span_messages import SPAN_TOPIC
-from mtrace_ros.export.spans import Span
+from mtrace_ros.export.schema import record_to_message
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
+from mtrace_ros.export.schema import SpanRecord
 from rclpy.context import Context
 from rclpy.node import Node
 
 
 class TopicSink(QueuedSink):
-    """Publish spans on a ROS topic (default: :data:`.span_messages.SPAN_TOPIC`)."""
+    """Publish spans on a ROS topic (default: :data:`.schema.SPAN_TOPIC`)."""
 
     def __init__(self, context: Context, topic: str = SPAN_TOPIC, **kwargs: Any) -> None:
         """
@@ -49,13 +49,13 @@ class TopicSink(QueuedSink):
         spans.remove_sink(self)
         self.close(timeout_sec=0.0)
 
-    def _export(self, batch: List[Span]) -> None:
+    def _export(self, batch: List[SpanRecord]) -> None:
         if not self._context.ok():
             self._discard(len(batch), None)
             return
         try:
-            for span in batch:
-                self._publisher.publish(span_to_message(span))
+            for record in batch:
+                self._publisher.publish(record_to_message(record))
         except Exception:
             if self._context.ok():
                 raise

@@ -33,7 +33,6 @@ from typing import TypeVar
 from mtrace_ros.core.context import attach
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import detach
-from mtrace_ros.core.context import new_root
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
@@ -181,14 +180,12 @@ def _make_enter(
             if parent is None:
                 kind += '; starting a new trace for each such message'
             notices.report(logger, topic, kind, problem.detail)
-        span = None
-        if spans.recording() and (parent is None or parent.sampled):
-            latency = None if parent is None else _latency_ns(header, time.time_ns())
-            span = spans.Span(node_name, topic, spans.KIND_RECEIVE, latency)
-        context = new_root(span=span) if parent is None else parent.child(span=span)
-        if span is not None:
-            span.context = context
-        return context, msg, span
+        latency = None
+        if parent is not None and spans.recording():
+            latency = _latency_ns(header, time.time_ns())
+        context = spans.open_span(
+            spans.KIND_RECEIVE, parent, node=node_name, topic=topic, latency_ns=latency)
+        return context, msg, context.span
 
     return enter
 

@@ -11,9 +11,7 @@ from mtrace_ros.core.context import attach
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import detach
 from mtrace_ros.core.context import FLAG_SAMPLED
-from mtrace_ros.core.context import new_root
 from mtrace_ros.core.context import TraceContext
-from mtrace_ros.core.ids import new_span_id
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.wire import traced_header
@@ -32,8 +30,7 @@ def _active(context: TraceContext) -> Iterator[TraceContext]:
         raise
     finally:
         detach(token)
-        if context.span is not None:
-            spans.end(context.span, error)
+        spans.end_span(context, error)
 
 
 @contextlib.contextmanager
@@ -59,16 +56,12 @@ def start_trace(
     if not tracing_enabled():
         yield None
         return
-    if parsed is None:
-        span = spans.begin(node, None, spans.KIND_ROOT)
-        context = new_root(span=span)
-    else:
+    outside = None
+    if parsed is not None:
         trace_id, parent_id, flags = parsed
-        flags &= FLAG_SAMPLED  # the only flag defined in version 00; others stay outside
-        span = spans.begin(node, None, spans.KIND_ROOT) if flags else None
-        context = TraceContext(trace_id, new_span_id(), parent_id, flags, span=span)
-    if span is not None:
-        span.context = context
+        # The only flag defined in version 00; others stay outside.
+        outside = TraceContext(trace_id, parent_id, None, flags & FLAG_SAMPLED)
+    context = spans.open_span(spans.KIND_ROOT, outside, node=node)
     with _active(context) as active:
         yield active
 
@@ -107,11 +100,7 @@ def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceCo
     if not tracing_enabled():
         yield None
         return
-    sampled = parent is None or parent.sampled
-    span = spans.begin(node, None, spans.KIND_RECEIVE) if sampled else None
-    context = new_root(span=span) if parent is None else parent.child(span=span)
-    if span is not None:
-        span.context = context
+    context = spans.open_span(spans.KIND_RECEIVE, parent, node=node)
     with _active(context) as active:
         yield active
 

@@ -19,7 +19,6 @@ from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_ros.core.context import current_trace
-from mtrace_ros.core.context import new_root
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
@@ -46,10 +45,8 @@ def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]
     context = current_trace()
     root = None
     if context is None:
-        root = spans.begin(publisher.mtrace_node, None, spans.KIND_ROOT)
-        context = new_root(span=root)
-        if root is not None:
-            root.context = context
+        context = spans.open_span(spans.KIND_ROOT, node=publisher.mtrace_node)
+        root = context.span
     span = context.span
     if span is not None and span.end_ns is None:  # a worker may publish after it ended
         span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())

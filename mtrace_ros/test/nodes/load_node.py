@@ -59,12 +59,12 @@ class CheckingSink:
         self.checked = 0
         self.wrong = 0
 
-    def submit(self, span):
-        if span.kind != spans.KIND_RECEIVE:
+    def submit(self, record):
+        if record.kind != spans.KIND_RECEIVE:
             return
-        expected_parent = self.parents.pop(span.context.trace_id, None)
+        expected_parent = self.parents.pop(record.trace_id, None)
         self.checked += 1
-        self.wrong += span.context.parent_span_id != expected_parent
+        self.wrong += record.parent_span_id != expected_parent
 
     def close(self):
         pass

@@ -1,0 +1,242 @@
+"""
+The span schema: one record type and its three forms, written once.
+
+A :class:`SpanRecord` is the interchange form of an ended span: immutable,
+ids as lowercase hex, times as integer nanoseconds since the epoch. Every
+sink and every reader speaks it: :func:`record_to_dict` and
+:func:`record_from_dict` are the JSON Lines form (``mtrace collect``, the
+``jsonl`` sink, ``mtrace tree``); :func:`record_to_message` and
+:func:`record_from_message` the ``mtrace_msgs/Span`` form of the span topic;
+:mod:`mtrace_ros.export.otel_spans` the OpenTelemetry form.
+:func:`record_from_dict` checks every field, since span files come from other
+processes and other hosts and may hold anything.
+"""
+
+import re
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import NamedTuple
+from typing import Optional
+from typing import Tuple
+
+from builtin_interfaces.msg import Time
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_msgs.msg import SpanLink
+from mtrace_msgs.msg import SpanPublish
+from mtrace_ros.core.clock import split_ns
+from mtrace_ros.core.clock import time_to_ns
+from mtrace_ros.core.ids import SPAN_ID_SIZE
+from mtrace_ros.core.ids import TRACE_ID_SIZE
+import numpy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+
+#: Where mtrace publishes the spans of every process (``mtrace collect`` listens here).
+SPAN_TOPIC = '/mtrace/spans'
+#: Reliable and volatile: matches reliable publishers and keeps bursts of spans.
+SPAN_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+
+#: A root span: a trace started by a node (explicitly, or by publishing outside any trace).
+KIND_ROOT = 'root'
+#: A traced callback handling one received message (or ``continue_trace``).
+KIND_RECEIVE = 'receive'
+
+
+class Publish(NamedTuple):
+    """A publish made inside a span."""
+
+    topic: str
+    subscriber_count: int
+
+
+class Link(NamedTuple):
+    """A link from a span to a span of another trace (fan-in)."""
+
+    trace_id: str
+    span_id: str
+
+
+class SpanRecord(NamedTuple):
+    """One ended span; ids are lowercase hex, times integer nanoseconds since the epoch."""
+
+    trace_id: str
+    span_id: str
+    #: ``None`` for a span with no parent (a root).
+    parent_span_id: Optional[str]
+    node: str
+    #: The topic of the handled message; ``None`` for a root.
+    topic: Optional[str]
+    kind: str
+    start_ns: int
+    end_ns: int
+    #: Publish stamp of the handled message to callback start; ``None`` when unknown.
+    latency_ns: Optional[int]
+    #: ``None`` when the span ended normally, else ``"Type: message"``.
+    error: Optional[str]
+    publishes: Tuple[Publish, ...]
+    links: Tuple[Link, ...]
+
+
+def record_to_dict(record: SpanRecord) -> Dict[str, Any]:
+    """Return the record as one JSON Lines object (the format of ``mtrace collect``)."""
+    return {
+        'trace_id': record.trace_id,
+        'span_id': record.span_id,
+        'parent_span_id': record.parent_span_id,
+        'node': record.node,
+        'topic': record.topic,
+        'kind': record.kind,
+        'start_ns': record.start_ns,
+        'end_ns': record.end_ns,
+        'latency_ns': record.latency_ns,
+        'error': record.error,
+        'publishes': [
+            {'topic': topic, 'subscriber_count': count} for topic, count in record.publishes],
+        'links': [
+            {'trace_id': trace_id, 'span_id': span_id} for trace_id, span_id in record.links],
+    }
+
+
+class RecordError(ValueError):
+    """A JSON object that is not a usable span record; the message names the field."""
+
+
+_HEX = re.compile(r'[0-9a-fA-F]+')
+_TRACE_ID_DIGITS = 2 * TRACE_ID_SIZE
+_SPAN_ID_DIGITS = 2 * SPAN_ID_SIZE
+
+
+def _id(record: Dict[str, Any], key: str, digits: int, optional: bool = False) -> Any:
+    value = record.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) != digits or not _HEX.fullmatch(value):
+        raise RecordError(f"'{key}' must be {digits} hex digits, got {value!r:.60}")
+    value = value.lower()
+    if value.strip('0'):
+        return value
+    if optional:
+        return None  # an all-zero parent is the wire form of "no parent"
+    raise RecordError(f"'{key}' is all zeros (an invalid id)")
+
+
+def _typed(record: Dict[str, Any], key: str, kind: type, optional: bool = False) -> Any:
+    value = record.get(key)
+    if value is None and optional:
+        return None
+    # bool is an int to Python, but never a time or a count.
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RecordError(f"'{key}' must be {kind.__name__}, got {value!r:.60}")
+    return value
+
+
+def _list(record: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
+    value = record.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise RecordError(f"'{key}' must be a list of objects, got {value!r:.60}")
+    return value
+
+
+def record_from_dict(record: Any) -> SpanRecord:
+    """
+    Check one decoded JSON value and return it as a :class:`SpanRecord`.
+
+    Unknown keys are ignored; ``end_ns`` missing means the span has no known
+    end and is taken as instantaneous.
+
+    :raises RecordError: naming the first field that is missing or wrong.
+    """
+    if not isinstance(record, dict):
+        raise RecordError(f'expected a JSON object, got {type(record).__name__}')
+    start_ns = _typed(record, 'start_ns', int)
+    end_ns = _typed(record, 'end_ns', int, optional=True)
+    return SpanRecord(
+        trace_id=_id(record, 'trace_id', _TRACE_ID_DIGITS),
+        span_id=_id(record, 'span_id', _SPAN_ID_DIGITS),
+        parent_span_id=_id(record, 'parent_span_id', _SPAN_ID_DIGITS, optional=True),
+        node=_typed(record, 'node', str),
+        topic=_typed(record, 'topic', str, optional=True),
+        kind=_typed(record, 'kind', str),
+        start_ns=start_ns,
+        end_ns=start_ns if end_ns is None else end_ns,
+        latency_ns=_typed(record, 'latency_ns', int, optional=True),
+        error=_typed(record, 'error', str, optional=True),
+        publishes=tuple(
+            Publish(_typed(item, 'topic', str), _typed(item, 'subscriber_count', int))
+            for item in _list(record, 'publishes')),
+        links=tuple(
+            Link(_id(item, 'trace_id', _TRACE_ID_DIGITS), _id(item, 'span_id', _SPAN_ID_DIGITS))
+            for item in _list(record, 'links')),
+    )
+
+
+_KINDS = {SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE}
+_WIRE_KINDS = {kind: wire for wire, kind in _KINDS.items()}
+_NO_PARENT = bytes(SPAN_ID_SIZE)
+
+
+def _uint8s(hex_id: str) -> Any:
+    return numpy.frombuffer(bytes.fromhex(hex_id), dtype=numpy.uint8)
+
+
+def _time(stamp_ns: int) -> Time:
+    sec, nanosec = split_ns(stamp_ns)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def _hex(values: Any) -> str:
+    return bytes(bytearray(values)).hex()
+
+
+def record_to_message(record: SpanRecord) -> SpanMsg:
+    """
+    Return the record as the ``mtrace_msgs/Span`` the topic sink publishes.
+
+    :raises KeyError: for a kind the message has no constant for.
+    """
+    return SpanMsg(
+        trace_id=_uint8s(record.trace_id),
+        span_id=_uint8s(record.span_id),
+        parent_span_id=_uint8s(record.parent_span_id or _NO_PARENT.hex()),
+        node=record.node,
+        topic=record.topic or '',
+        kind=_WIRE_KINDS[record.kind],
+        start=_time(record.start_ns),
+        end=_time(record.end_ns),
+        latency_ns=-1 if record.latency_ns is None else record.latency_ns,
+        error=record.error or '',
+        publishes=[
+            SpanPublish(topic=topic, subscriber_count=count) for topic, count in record.publishes],
+        links=[
+            SpanLink(trace_id=_uint8s(trace_id), span_id=_uint8s(span_id))
+            for trace_id, span_id in record.links],
+    )
+
+
+def record_from_message(msg: SpanMsg) -> SpanRecord:
+    """
+    Return the record a ``Span`` message carries.
+
+    The message's "none" markers become ``None``: an all-zero parent (a root),
+    an empty topic, latency -1 and an empty error. An unknown kind number is
+    kept as its decimal string, so a newer publisher is still readable.
+    """
+    parent = _hex(msg.parent_span_id)
+    return SpanRecord(
+        trace_id=_hex(msg.trace_id),
+        span_id=_hex(msg.span_id),
+        parent_span_id=parent if parent.strip('0') else None,
+        node=msg.node,
+        topic=msg.topic or None,
+        kind=_KINDS.get(msg.kind, str(msg.kind)),
+        start_ns=time_to_ns(msg.start),
+        end_ns=time_to_ns(msg.end),
+        latency_ns=None if msg.latency_ns == -1 else msg.latency_ns,
+        error=msg.error or None,
+        publishes=tuple(
+            Publish(publish.topic, publish.subscriber_count) for publish in msg.publishes),
+        links=tuple(Link(_hex(link.trace_id), _hex(link.span_id)) for link in msg.links),
+    )
