@@ -6,9 +6,18 @@ launcher may set them for a process at any time before it creates nodes.
 """
 
 import os
+from typing import Any
 
 #: Set to ``0``, ``false``, ``no`` or ``off`` to switch tracing off for a process.
 ENV_ENABLED = 'MTRACE_ENABLED'
+
+
+_OFF_VALUES = ('0', 'false', 'no', 'off')
+
+
+def switched_on(variable: str) -> bool:
+    """Return whether an on/off variable is unset or anything but ``0/false/no/off``."""
+    return os.environ.get(variable, '1').strip().lower() not in _OFF_VALUES
 
 
 def tracing_enabled() -> bool:
@@ -19,8 +28,7 @@ def tracing_enabled() -> bool:
     is started, so a process switched off pays nothing per message, and its
     wire format stays the same (headers are left as they are).
     """
-    value = os.environ.get(ENV_ENABLED, '1').strip().lower()
-    return value not in ('0', 'false', 'no', 'off')
+    return switched_on(ENV_ENABLED)
 
 
 #: How trace ids are written into log lines: a format with ``{trace_id}``,
@@ -31,3 +39,19 @@ ENV_LOG_FORMAT = 'MTRACE_LOG_FORMAT'
 ENV_SINKS = 'MTRACE_SINKS'
 #: The node parameter naming sinks, read from the node's parameter overrides.
 SINKS_PARAMETER = 'mtrace.sinks'
+
+
+def node_setting(node: Any, name: str) -> Any:
+    """
+    Return the value a node was given for the setting ``name``, or ``None``.
+
+    mtrace declares no parameters of its own (a ``TracedNode`` must list the
+    same parameters as a ``Node``): its ``mtrace.*`` settings are read from
+    the node's parameter overrides (``--ros-args -p mtrace.sinks:=...``,
+    launch parameters, ``parameter_overrides=``), or from the parameter if the
+    node declared it itself.
+    """
+    if node.has_parameter(name):
+        return node.get_parameter(name).value
+    override = getattr(node, '_parameter_overrides', {}).get(name)
+    return None if override is None else override.value
