@@ -1,4 +1,4 @@
-"""``mtrace``: collect spans, and rebuild traces as text trees or an HTML page."""
+"""``mtrace``: collect spans; rebuild traces as text trees or an HTML page; measure latency."""
 
 import argparse
 import os
@@ -8,10 +8,11 @@ from typing import Optional
 
 from mtrace_ros.cli import collect
 from mtrace_ros.cli import html_page
+from mtrace_ros.cli import stats
 from mtrace_ros.cli import tree
 from rclpy.utilities import remove_ros_args
 
-VERBS = {'collect': collect, 'tree': tree, 'html': html_page}
+VERBS = {'collect': collect, 'tree': tree, 'html': html_page, 'stats': stats}
 
 
 def make_parser() -> argparse.ArgumentParser:
