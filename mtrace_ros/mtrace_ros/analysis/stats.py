@@ -100,6 +100,8 @@ class PathStats(NamedTuple):
     #: The part that contributes most to the p99 tail (``None`` if none completed).
     worst: Optional[str]
     unfinished: Tuple[Unfinished, ...]
+    #: Every end-to-end time, sorted (for histograms).
+    end_to_end_ns: Tuple[int, ...] = ()
 
     @property
     def completed(self) -> int:
@@ -208,7 +210,8 @@ def _path_stats(walk: _Walk, nodes: Tuple[str, ...]) -> PathStats:
                 sum(shares) / len(shares) if shares else 0.0))
         worst = max(parts_out, key=lambda part: part.tail_share).name
     return PathStats(
-        nodes, len(reached[0]), end_to_end, tuple(parts_out), worst, tuple(unfinished))
+        nodes, len(reached[0]), end_to_end, tuple(parts_out), worst, tuple(unfinished),
+        tuple(sorted(totals)))
 
 
 def compute(forest: Forest, traces: Sequence[Trace],
