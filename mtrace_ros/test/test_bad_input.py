@@ -16,6 +16,7 @@ import numpy
 import pytest
 from rcl_interfaces.msg import Log
 from rclpy.qos import qos_profile_rosout_default
+from rclpy.serialization import serialize_message
 from std_msgs.msg import String
 
 TRACE = bytes(range(1, 17))
@@ -168,3 +169,65 @@ def test_envelope_publisher_made_by_hand_says_how_to_make_it(make_node):
         TracedEnvelope, 'by_hand', 10, publisher_class=mtrace_ros.EnvelopePublisher)
     with pytest.raises(TypeError, match='create_traced_publisher'):
         publisher.publish(None)
+
+
+def _envelope(type_name, payload):
+    envelope = TracedEnvelope(type_name=type_name)
+    envelope.payload = list(payload)
+    return envelope
+
+
+def _said(rosout, level, text):
+    return any(line.level == level and text in line.msg for line in rosout)
+
+
+def test_a_warning_then_an_error_on_one_subscription_both_said(make_node, executor, rosout):
+    """Issue 12: rclpy refused a second severity at notices' one call site, killing the node."""
+    _, received = _traced_subscriber(make_node, executor, String, 'mixed')
+    publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'mixed')
+    publisher.publish(_envelope('std_msgs/msg/String', serialize_message(String(data='bare'))))
+    assert spin_until(executor, lambda: received)
+    publisher.publish(_envelope('std_msgs/msg/Int32', b''))
+    publisher.publish(_envelope('std_msgs/msg/String', serialize_message(String(data='after'))))
+    assert spin_until(executor, lambda: len(received) == 2)
+    assert [msg.data for msg, _ in received] == ['bare', 'after']
+    assert spin_until(executor, lambda: _said(rosout, Log.WARN, 'no trace context'))
+    assert spin_until(executor, lambda: _said(rosout, Log.ERROR, 'another type'))
+
+
+def test_traced_node_says_a_flag_warning_then_a_corrupt_envelope(make_node, executor, rosout):
+    received = []
+    node = make_node(mtrace_ros.TracedNode, 'mixed_node')
+    node.create_subscription(TracedString, 'flag_bits', received.append, 10)
+    mtrace_ros.create_traced_subscription(node, String, 'corrupt_next', received.append, 10)
+    executor.add_node(node)
+    flags = _plain_publisher(make_node, executor, TracedString, 'flag_bits')
+    flags.publish(_hand_made(flags=0xF1))
+    assert spin_until(executor, lambda: received)
+    corrupt = _plain_publisher(make_node, executor, TracedEnvelope, 'corrupt_next')
+    corrupt.publish(_envelope('std_msgs/msg/String', b'\xff' * 3))
+    flags.publish(_hand_made())
+    assert spin_until(executor, lambda: len(received) == 2)
+    assert spin_until(executor, lambda: _said(rosout, Log.WARN, '0xf0'))
+    assert spin_until(executor, lambda: _said(rosout, Log.ERROR, 'corrupt envelope payload'))
+
+
+def test_bidi_and_line_separators_from_the_wire_are_escaped(make_node, executor, rosout):
+    _, received = _traced_subscriber(make_node, executor, String, 'bidi')
+    publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'bidi')
+    publisher.publish(_envelope('evil\u202egnp.exe\u2028\u2066/msg/X', b''))
+    assert spin_until(executor, lambda: any('evil' in line.msg for line in rosout))
+    (line,) = [line for line in rosout if 'evil' in line.msg]
+    assert not set('\u202e\u2028\u2066') & set(line.msg)
+    assert '\\u202egnp.exe\\u2028\\u2066' in line.msg
+
+
+def test_a_huge_type_name_is_echoed_cut_with_its_length(make_node, executor, rosout):
+    """Issue 12: a 2 MB type_name made a 2 MB log line."""
+    _, received = _traced_subscriber(make_node, executor, String, 'huge_type')
+    publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'huge_type')
+    publisher.publish(_envelope('x' * 2_000_000, b''))
+    assert spin_until(executor, lambda: any('/huge_type' in line.msg for line in rosout))
+    (line,) = [line for line in rosout if '/huge_type' in line.msg]
+    assert len(line.msg) < 1000
+    assert '(2000000 characters)' in line.msg and 'std_msgs/msg/String' in line.msg

@@ -6,11 +6,13 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import time
 from typing import List
 
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.analysis.records import MATCHED_KEY
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import record_to_message
 from mtrace_ros.export.schema import SPAN_QOS
@@ -99,7 +101,7 @@ def test_collect_writes_count_spans_from_the_topic(mtrace, make_node, processes,
     sent = {}
     assert _publish_until(publisher, sent, lambda: child.popen.poll() is not None), child.output()
     assert child.popen.returncode == 0, child.output()
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    records = _spans(out)
     assert len(records) == 3
     for record in records:
         assert record == record_to_dict(sent[record['span_id']])
@@ -116,13 +118,40 @@ def test_collect_honours_ros_args_and_stops_cleanly_on_sigterm(
         name='collect')
     assert wait_until(lambda: 'collector_under_test' in node.get_node_names()), child.output()
     sent = {}
-    assert _publish_until(publisher, sent, lambda: out.read_text().count('\n') >= 2)
+    assert _publish_until(publisher, sent, lambda: len(_spans(out)) >= 2)
     os.killpg(child.popen.pid, signal.SIGTERM)
     assert child.popen.wait(DEADLINE_SEC) == 0, child.output()
-    lines = out.read_text().splitlines()
+    records = _spans(out)
     # Whole lines only, and only the spans sent: the collector records none of its own.
-    assert {json.loads(line)['span_id'] for line in lines} <= set(sent)
-    assert f'mtrace collect: {len(lines)} spans' in child.output()
+    assert {record['span_id'] for record in records} <= set(sent)
+    assert f'mtrace collect: {len(records)} spans' in child.output()
+
+
+def _records(path: pathlib.Path) -> List[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _spans(path: pathlib.Path) -> List[dict]:
+    """Return the span records of a collected file (not the collector's markers)."""
+    return [record for record in _records(path) if MATCHED_KEY not in record]
+
+
+def test_collect_marks_when_it_matched_each_span_publisher(
+        mtrace, make_node, processes, tmp_path):
+    """Issue 12: spans sent before the collector matched were reported as lost."""
+    out = tmp_path / 'spans.jsonl'
+    started_ns = time.time_ns()
+    node = make_node(name='span_source')
+    publisher = node.create_publisher(SpanMsg, SPAN_TOPIC, SPAN_QOS)
+    child = processes([mtrace, 'collect', '--count', '2', '-o', str(out)], name='collect')
+    sent = {}
+    assert _publish_until(publisher, sent, lambda: child.popen.poll() is not None), child.output()
+    records = _records(out)
+    (marker,) = [record for record in records if MATCHED_KEY in record]
+    assert marker == {MATCHED_KEY: 'publisher matched', 'publishers': 1,
+                      'time_ns': marker['time_ns']}
+    assert started_ns < marker['time_ns'] < time.time_ns()
+    assert len(records) == 3
 
 
 def test_collect_stops_after_its_duration(mtrace, tmp_path):

@@ -76,13 +76,12 @@ def test_nodes_naming_the_same_sink_share_it(tmp_path, make_node, sinks_closed):
     [sink] = configured_sinks()
     assert isinstance(sink, JsonLinesSink) and sink.path == str(path)
     assert configure_sinks(f'jsonl:{tmp_path}/../{tmp_path.name}/spans.jsonl') == [sink]
-    assert first.get_parameter('mtrace.sinks').value == f'jsonl:{path}'
+    assert not first.has_parameter('mtrace.sinks')
 
 
 def test_a_bad_parameter_is_a_warning_and_the_node_runs(make_node, capfd, sinks_closed):
-    node = make_node(TracedNode, 'odd', parameter_overrides=[
+    make_node(TracedNode, 'odd', parameter_overrides=[
         Parameter('mtrace.sinks', value='jsonl:,kafka:x')])
-    assert node.get_parameter('mtrace.sinks').value == 'jsonl:,kafka:x'
     assert configured_sinks() == []
     err = capfd.readouterr().err
     assert "parameter mtrace.sinks: bad span sink 'jsonl:'" in err

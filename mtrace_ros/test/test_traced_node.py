@@ -3,8 +3,12 @@
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from mtrace_ros.core.settings import node_setting
+from mtrace_ros.export import configured_sinks
+import pytest
 from rcl_interfaces.msg import ParameterEvent
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from std_msgs.msg import String
 
@@ -114,3 +118,39 @@ def test_explicit_wrappers_on_a_traced_node_trace_once(make_node, executor):
     assert spin_until(executor, lambda: seen)
     # One hop, one child span: the parent is the root, not an intermediate wrapper span.
     assert seen[0].parent_span_id == root.span_id
+
+
+def _parameters(node):
+    """Return what rclpy's test_node.py checks of a node's parameters."""
+    listed = node.list_parameters([], 0)
+    return (sorted(listed.names), sorted(listed.prefixes),
+            sorted(node.get_parameters_by_prefix('')))
+
+
+@pytest.mark.parametrize('overrides', [[], [Parameter('mtrace.sinks', value='')]])
+def test_traced_node_declares_no_parameter_of_its_own(make_node, overrides):
+    """Issue 12: TracedNode declared mtrace.sinks, failing rclpy's own test_node.py."""
+    plain = make_node(Node, 'plain_params', parameter_overrides=overrides)
+    traced = make_node(mtrace_ros.TracedNode, 'traced_params', parameter_overrides=overrides)
+    assert _parameters(traced) == _parameters(plain)
+    assert not traced.has_parameter('mtrace.sinks')
+
+
+def test_sinks_parameter_is_read_from_ros_args_undeclared(make_node, tmp_path, sinks_closed):
+    path = tmp_path / 'spans.jsonl'
+    node = make_node(mtrace_ros.TracedNode, 'from_args',
+                     cli_args=['--ros-args', '-p', f'mtrace.sinks:=jsonl:{path}'])
+    assert node_setting(node, 'mtrace.sinks') == f'jsonl:{path}'
+    assert [sink.path for sink in configured_sinks()] == [str(path)]
+    assert not node.has_parameter('mtrace.sinks')
+
+
+def test_a_node_that_declares_the_sinks_parameter_still_gets_its_sinks(
+        make_node, tmp_path, sinks_closed):
+    path = tmp_path / 'spans.jsonl'
+    node = make_node(
+        mtrace_ros.TracedNode, 'declares', automatically_declare_parameters_from_overrides=True,
+        parameter_overrides=[Parameter('mtrace.sinks', value=f'jsonl:{path}')])
+    assert node.get_parameter('mtrace.sinks').value == f'jsonl:{path}'
+    assert [sink.path for sink in configured_sinks()] == [str(path)]
+    assert node_setting(node, 'mtrace.unset') is None

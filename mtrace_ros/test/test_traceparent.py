@@ -62,3 +62,30 @@ def test_non_string_traceparent_is_rejected():
     with pytest.raises(ValueError, match='must be a str'):
         with mtrace_ros.start_trace(b'00-abc'):
             pass
+
+
+@pytest.mark.parametrize('space', [' ', '\t', ' \t '])
+def test_spaces_and_tabs_around_the_value_are_allowed(space):
+    """W3C: optional whitespace (OWS) around a header value is spaces and tabs."""
+    with mtrace_ros.start_trace(f'{space}00-{TRACE}-{PARENT}-01{space}') as context:
+        assert context.trace_id == TRACE
+
+
+@pytest.mark.parametrize('space', ['\u3000', '\u2028', '\n', '\x0b', '\x85'])
+def test_other_whitespace_around_the_value_is_refused(space):
+    """Issue 12: str.strip() took U+3000 and U+2028 for spaces around the value."""
+    for value in (f'{space}00-{TRACE}-{PARENT}-01', f'00-{TRACE}-{PARENT}-01{space}'):
+        with pytest.raises(ValueError, match='must be 2 hex characters'):
+            with mtrace_ros.start_trace(value):
+                pass
+
+
+def test_a_huge_traceparent_is_echoed_cut_with_its_length():
+    """Issue 12: the ValueError repeated a 1 MB input."""
+    for value, said in (
+            (f'00-{TRACE}-{PARENT}-01' + '-x' * 500_000, '(1000055 characters)'),
+            ('\u202e' + 'f' * 1_000_000 + '-1-2-3', '\\u202e')):
+        with pytest.raises(ValueError) as raised:
+            with mtrace_ros.start_trace(value):
+                pass
+        assert len(str(raised.value)) < 400 and said in str(raised.value)

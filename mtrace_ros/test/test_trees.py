@@ -4,8 +4,10 @@ import json
 import pathlib
 
 from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.records import read_span_file
 from mtrace_ros.analysis.records import RecordError
 from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import MAX_DRAWN_DEPTH
 from mtrace_ros.analysis.trees import render_text
 from mtrace_ros.export.schema import record_from_dict
 import pytest
@@ -170,10 +172,57 @@ def test_selection_by_trace_id_prefix_and_limit():
     assert forest.select('ffff') == []
 
 
-def test_a_long_chain_renders_without_recursion():
+def chain_records(length):
+    """Return a chain of ``length`` spans, each the parent of the next."""
     chain = [record('%016x' % 1, node='n0')]
     chain += [record('%016x' % (i + 1), '%016x' % i, f'n{i}', '/t', start_us=i)
-              for i in range(1, 3000)]
-    lines = tree_of(*chain).splitlines()
+              for i in range(1, length)]
+    return chain
+
+
+def test_a_long_chain_renders_without_recursion():
+    lines = tree_of(*chain_records(3000)).splitlines()
     assert len(lines) == 3001
-    assert lines[-1].endswith('└─ n2999  /t  +0.5 ms  took 0.1 ms')
+    assert lines[-1].endswith('└─ [2999] n2999  /t  +0.5 ms  took 0.1 ms')
+    assert lines[MAX_DRAWN_DEPTH + 1].endswith(f'└─ n{MAX_DRAWN_DEPTH}  /t  +0.5 ms  took 0.1 ms')
+
+
+def test_deep_chains_render_in_size_linear_in_their_length():
+    """Issue 12: a 16,000-span chain printed 384 MB (indent grew with depth)."""
+    small, large = (len(tree_of(*chain_records(length))) for length in (2000, 8000))
+    # Each line is bounded: 4 times the spans, at most 4 times the text (plus digits).
+    assert large < 4.2 * small
+    assert max(map(len, tree_of(*chain_records(8000)).splitlines())) < 200
+
+
+def test_publishes_before_the_collector_matched_are_not_called_lost():
+    """Issue 12: `mtrace collect` started with the nodes called the first traces partial."""
+    matched_ns = BASE_NS + 5_000_000
+    lines = [json.dumps(value).encode() for value in (
+        record('a000000000000001', node='a',
+               publishes=[{'topic': '/a_to_b', 'subscriber_count': 1}]),
+        {'mtrace_collect': 'publisher matched', 'publishers': 2, 'time_ns': matched_ns},
+        record('a000000000000002', node='a', trace=T2, start_us=6000,
+               publishes=[{'topic': '/a_to_b', 'subscriber_count': 1}]),
+    )]
+    span_file = read_span_file(lines)
+    assert span_file.bad == [] and span_file.matched_ns == [matched_ns]
+    text = render_text(Forest(span_file.records, span_file.matched_ns))
+    assert text.splitlines() == [
+        f'trace {T1}  (1 span, 0.1 ms, 1 publish before collection started)',
+        'a  [root]  took 0.1 ms',
+        '└─ ⋯ /a_to_b  before collection started (1 subscriber)',
+        '',
+        f'trace {T2}  (1 span, 0.1 ms, 1 publish reached no span)',
+        'a  [root]  took 0.1 ms',
+        '└─ ✗ /a_to_b  reached no span (1 subscriber)',
+    ]
+
+
+@pytest.mark.parametrize('marker, reason', [
+    ({'mtrace_collect': 'other'}, "unknown 'mtrace_collect' marker 'other'"),
+    ({'mtrace_collect': 'publisher matched', 'time_ns': '1'}, "'time_ns' must be int"),
+])
+def test_bad_collector_markers_are_skipped_with_a_reason(marker, reason):
+    span_file = read_span_file([json.dumps(marker).encode()])
+    assert span_file.matched_ns == [] and span_file.bad[0].reason.startswith(reason)

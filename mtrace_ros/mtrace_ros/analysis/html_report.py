@@ -21,11 +21,11 @@ from mtrace_ros.analysis.trees import hop_text
 from mtrace_ros.analysis.trees import LinkedBy
 from mtrace_ros.analysis.trees import MissedPublish
 from mtrace_ros.analysis.trees import parent_note
-from mtrace_ros.analysis.trees import printable
 from mtrace_ros.analysis.trees import Row
 from mtrace_ros.analysis.trees import rows
 from mtrace_ros.analysis.trees import SpanNode
 from mtrace_ros.analysis.trees import Trace
+from mtrace_ros.core.text import printable
 
 #: Narrowest bar drawn, in percent of the trace's width, so instant spans stay visible.
 MIN_BAR_PERCENT = 0.3

@@ -5,6 +5,12 @@ The collector is a plain rclpy node: it records no spans itself (a span for
 each span received would feed the topic it reads). It stops after a count,
 after a duration, or on SIGINT/SIGTERM, and always leaves a complete file:
 each record is written and flushed as one line.
+
+Spans published before the collector matched their publisher never reach it
+(the span topic is volatile). So that no one mistakes them for lost ones,
+the collector writes a marker line each time it matches a publisher
+(:data:`~mtrace_ros.analysis.records.MATCHED_KEY`), and ``mtrace tree``
+marks what earlier spans sent as "before collection started".
 """
 
 import json
@@ -17,12 +23,15 @@ from typing import Optional
 from typing import TextIO
 
 from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.analysis.records import MATCHED
+from mtrace_ros.analysis.records import MATCHED_KEY
 from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
 import rclpy
 from rclpy.context import Context
+from rclpy.event_handler import QoSSubscriptionMatchedInfo
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -42,7 +51,8 @@ def collect(
     """
     Write every span received on :data:`SPAN_TOPIC` to ``output``; return how many.
 
-    :param output: a text stream; one JSON object per line, flushed per line.
+    :param output: a text stream; one JSON object per line, flushed per line:
+        the spans, and a marker each time a span publisher is matched.
     :param count: stop after this many spans.
     :param duration_sec: stop after this many seconds.
     :param args: command line arguments for rclpy (``--ros-args`` ones are used).
@@ -53,23 +63,32 @@ def collect(
     restore = _stop_on_signals(stop)
     written = 0
 
+    def write(record: dict) -> None:
+        output.write(json.dumps(record, separators=(',', ':')) + '\n')
+        output.flush()
+
     def on_span(msg: SpanMsg) -> None:
         nonlocal written
         if stop.is_set():
             return
-        record = record_to_dict(record_from_message(msg))
-        output.write(json.dumps(record, separators=(',', ':')) + '\n')
-        output.flush()
+        write(record_to_dict(record_from_message(msg)))
         written += 1
         if count is not None and written >= count:
             stop.set()
+
+    def on_matched(info: QoSSubscriptionMatchedInfo) -> None:
+        # Taken after the match: spans sent before this time may have been missed.
+        if info.current_count_change > 0 and not stop.is_set():
+            write({MATCHED_KEY: MATCHED, 'publishers': info.current_count,
+                   'time_ns': time.time_ns()})
 
     executor = SingleThreadedExecutor(context=context)
     node = Node(NODE_NAME, context=context)
     try:
         node.create_subscription(
             SpanMsg, SPAN_TOPIC, on_span, SPAN_QOS,
-            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=_warn_incompatible))
+            event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=_warn_incompatible, matched=on_matched))
         executor.add_node(node)
         deadline = None if duration_sec is None else time.monotonic() + duration_sec
         while not stop.is_set() and (count is None or count > 0) and context.ok():

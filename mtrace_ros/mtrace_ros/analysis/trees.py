@@ -6,12 +6,16 @@ placed is kept and marked, never dropped: a span whose parent was not
 recorded (or whose parents form a cycle) becomes a top-level entry of its
 trace, and a publish that no child span received is shown as a dead end.
 A fan-in span's links to other traces are shown both ways: on the span that
-links, and under the span it links to.
+links, and under the span it links to. A publish made before the collector
+last matched a span publisher may have been received by a span the
+collector never saw: it is marked "before collection started", not lost.
+
+Pictures stay linear in the number of spans: branches are drawn to
+:data:`MAX_DRAWN_DEPTH` levels, deeper rows show their depth as a number.
 """
 
 from dataclasses import dataclass
 from dataclasses import field
-import re
 from typing import Dict
 from typing import Iterable
 from typing import Iterator
@@ -21,6 +25,7 @@ from typing import Optional
 from typing import Sequence
 from typing import Union
 
+from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import KIND_ROOT
 from mtrace_ros.export.schema import Link
 from mtrace_ros.export.schema import SpanRecord
@@ -29,7 +34,8 @@ from mtrace_ros.export.schema import SpanRecord
 PARENT_MISSING = 'missing'
 PARENT_IN_CYCLE = 'in a cycle'
 
-_CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')
+#: Deepest level drawn with branches; deeper rows are drawn at this indent, with their depth.
+MAX_DRAWN_DEPTH = 24
 
 
 class MissedPublish(NamedTuple):
@@ -39,6 +45,8 @@ class MissedPublish(NamedTuple):
     publishes: int
     #: The most subscriptions any of these publishes saw; 0: nobody listened.
     subscriber_count: int
+    #: Made before the collector matched every span publisher: its receivers may be unseen.
+    before_collection: bool = False
 
 
 class LinkedBy(NamedTuple):
@@ -90,7 +98,10 @@ class Trace:
         counts = (
             (sum(node.span.error is not None for node in nodes), 'error'),
             (sum(node.detached is not None for node in nodes), 'orphan'),
-            (sum(len(node.missed) for node in nodes), 'publish', 'publishes', ' reached no span'),
+            (sum(not missed.before_collection for node in nodes for missed in node.missed),
+             'publish', 'publishes', ' reached no span'),
+            (sum(missed.before_collection for node in nodes for missed in node.missed),
+             'publish', 'publishes', ' before collection started'),
         )
         parts += [_plural(*count) for count in counts if count[0]]
         return ', '.join(parts)
@@ -110,13 +121,20 @@ class Row(NamedTuple):
 class Forest:
     """Every trace of a set of span records, ordered by start time."""
 
-    def __init__(self, records: Iterable[SpanRecord]) -> None:
-        """Group ``records`` by trace and build each trace's tree."""
+    def __init__(self, records: Iterable[SpanRecord], matched_ns: Iterable[int] = ()) -> None:
+        """
+        Group ``records`` by trace and build each trace's tree.
+
+        :param matched_ns: when the collector matched span publishers
+            (:attr:`~mtrace_ros.analysis.records.SpanFile.matched_ns`).
+        """
         by_trace: Dict[str, List[SpanRecord]] = {}
         for record in records:
             by_trace.setdefault(record.trace_id, []).append(record)
+        last_matched_ns = max(matched_ns, default=None)
         self.traces = sorted(
-            (_build_trace(trace_id, spans) for trace_id, spans in by_trace.items()),
+            (_build_trace(trace_id, spans, last_matched_ns)
+             for trace_id, spans in by_trace.items()),
             key=lambda trace: (trace.start_ns, trace.trace_id))
         self._by_id = {trace.trace_id: trace for trace in self.traces}
         for trace in self.traces:
@@ -142,7 +160,8 @@ def _order(node: SpanNode) -> tuple:
     return (node.span.start_ns, node.span.node, node.span.span_id)
 
 
-def _build_trace(trace_id: str, records: Sequence[SpanRecord]) -> Trace:
+def _build_trace(
+        trace_id: str, records: Sequence[SpanRecord], last_matched_ns: Optional[int]) -> Trace:
     nodes = {record.span_id: SpanNode(record) for record in records}
     tops = []
     for node in nodes.values():
@@ -165,7 +184,8 @@ def _build_trace(trace_id: str, records: Sequence[SpanRecord]) -> Trace:
         reached |= _reachable([node])
     for node in nodes.values():
         node.children.sort(key=_order)
-        node.missed = _missed_publishes(node)
+        before_collection = last_matched_ns is not None and node.span.start_ns < last_matched_ns
+        node.missed = _missed_publishes(node, before_collection)
     tops.sort(key=lambda node: (node.detached is not None,) + _order(node))
     return Trace(trace_id, tops, nodes)
 
@@ -181,7 +201,7 @@ def _reachable(tops: Iterable[SpanNode]) -> set:
     return reached
 
 
-def _missed_publishes(node: SpanNode) -> List[MissedPublish]:
+def _missed_publishes(node: SpanNode, before_collection: bool) -> List[MissedPublish]:
     received = {child.span.topic for child in node.children}
     missed: Dict[str, MissedPublish] = {}
     for topic, subscriber_count in node.span.publishes:
@@ -189,12 +209,19 @@ def _missed_publishes(node: SpanNode) -> List[MissedPublish]:
             continue
         seen = missed.get(topic, MissedPublish(topic, 0, 0))
         missed[topic] = MissedPublish(
-            topic, seen.publishes + 1, max(seen.subscriber_count, subscriber_count))
+            topic, seen.publishes + 1, max(seen.subscriber_count, subscriber_count),
+            before_collection)
     return list(missed.values())
 
 
 def rows(trace: Trace) -> Iterator[Row]:
-    """Yield the trace's tree line by line, depth first, children in start order."""
+    """
+    Yield the trace's tree line by line, depth first, children in start order.
+
+    Below :data:`MAX_DRAWN_DEPTH`, the indent stops growing and each row's
+    prefix ends with its depth, e.g. ``[25] ``, so a chain of n spans draws
+    in O(n) characters, not O(n²).
+    """
     stack = [(top, '', '', 0) for top in reversed(trace.tops)]
     while stack:
         item, prefix, child_prefix, depth = stack.pop()
@@ -202,18 +229,15 @@ def rows(trace: Trace) -> Iterator[Row]:
         if not isinstance(item, SpanNode):
             continue
         below: List[Item] = [*item.children, *item.missed, *item.linked_by]
+        deep = depth + 1 > MAX_DRAWN_DEPTH
         for index in reversed(range(len(below))):
             last = index == len(below) - 1
+            branch = child_prefix + ('└─ ' if last else '├─ ')
             stack.append((
                 below[index],
-                child_prefix + ('└─ ' if last else '├─ '),
-                child_prefix + ('   ' if last else '│  '),
+                branch + f'[{depth + 1}] ' if deep else branch,
+                child_prefix if deep else child_prefix + ('   ' if last else '│  '),
                 depth + 1))
-
-
-def printable(text: str) -> str:
-    """Return ``text`` with control characters escaped: records may hold anything."""
-    return _CONTROL.sub(lambda match: f'\\x{ord(match.group()):02x}', text)
 
 
 def format_ms(ns: int, *, sign: bool = False) -> str:
@@ -262,6 +286,8 @@ def describe_missed(missed: MissedPublish) -> str:
     notes.append(
         'no subscriber' if missed.subscriber_count == 0
         else _plural(missed.subscriber_count, 'subscriber'))
+    if missed.before_collection:
+        return f'⋯ {printable(missed.topic)}  before collection started ({", ".join(notes)})'
     return f'✗ {printable(missed.topic)}  reached no span ({", ".join(notes)})'
 
 

@@ -5,9 +5,10 @@ import sys
 from typing import List
 from typing import Tuple
 
-from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.records import read_span_file
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import Trace
+from mtrace_ros.core.text import printable
 
 
 def add_span_file_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,15 +39,15 @@ def load_traces(args: argparse.Namespace, command: str) -> Tuple[Forest, List[Tr
     """
     try:
         if args.file == '-':
-            records, bad = read_records(sys.stdin.buffer)
+            span_file = read_span_file(sys.stdin.buffer)
         else:
             with open(args.file, 'rb') as stream:
-                records, bad = read_records(stream)
+                span_file = read_span_file(stream)
     except OSError as error:
         raise RuntimeError(f'cannot read {args.file}: {error.strerror}') from None
-    name = '<stdin>' if args.file == '-' else args.file
-    for line in bad:
+    name = '<stdin>' if args.file == '-' else printable(args.file)
+    for line in span_file.bad:
         print(f'mtrace {command}: {name}:{line.number}: {line.reason}; line skipped',
               file=sys.stderr)
-    forest = Forest(records)
+    forest = Forest(span_file.records, span_file.matched_ns)
     return forest, forest.select(args.trace, args.limit)

@@ -10,6 +10,10 @@ thread pool.
 """
 
 import concurrent.futures
+import os
+import signal
+import sys
+import threading
 import time
 from typing import List
 from typing import Optional
@@ -19,10 +23,14 @@ from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
+from mtrace_ros.demo.topology import ENV_RUNNER_FD
 from mtrace_ros.demo.topology import node_named
+from mtrace_ros.demo.topology import rate_problem
+from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
+import rclpy.logging
 from rclpy.task import Future
 
 QOS_DEPTH = 10
@@ -55,12 +63,22 @@ class TreeNode(mtrace_ros.TracedNode):
             publisher.publish(TracedString(data=data))
 
 
+class BadParameter(Exception):
+    """A parameter the node cannot run with; the message is the one line said."""
+
+
 class RootNode(TreeNode):
     """``a``: one new trace per timer tick, at the ``rate`` parameter (Hz)."""
 
     def __init__(self, spec: DemoNode) -> None:
         super().__init__(spec)
-        rate = self.declare_parameter('rate', DEFAULT_RATE_HZ).value
+        # Any type: `rate:=5` (an integer) works, `rate:=abc` is refused below in one line.
+        rate = self.declare_parameter(
+            'rate', DEFAULT_RATE_HZ, ParameterDescriptor(dynamic_typing=True)).value
+        problem = rate_problem(rate)
+        if problem is not None:
+            self.destroy_node()
+            raise BadParameter(f'parameter {problem}')
         self.ticks = 0
         self.create_timer(1.0 / rate, self.tick)
 
@@ -134,14 +152,37 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
     while the release timer runs (the awaited future wakes it up).
     """
     spec = node_named(name)
+    _stop_when_runner_dies()
     with rclpy.init(args=args):
-        node = _NODE_CLASSES.get(name, TreeNode)(spec)
+        try:
+            node = _NODE_CLASSES.get(name, TreeNode)(spec)
+        except BadParameter as ex:
+            rclpy.logging.get_logger(name).fatal(str(ex))
+            sys.exit(2)
         try:
             rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
             node.destroy_node()
+
+
+def _stop_when_runner_dies() -> None:
+    """Under ``make demo``, stop as on Ctrl-C when the runner's pipe closes (it died)."""
+    try:
+        fd = int(os.environ.pop(ENV_RUNNER_FD))
+        os.fstat(fd)
+    except (KeyError, ValueError, OSError):
+        return  # not started by the runner (or by one that passed no pipe)
+
+    def watch() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass  # a broken pipe is a closed one
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=watch, name='mtrace-demo-runner-watch', daemon=True).start()
 
 
 def main_a(args: Optional[List[str]] = None) -> None:

@@ -3,9 +3,11 @@ Run the demo tree without launch_ros (``make demo``), as ``ros2 launch`` would.
 
 Each node of :mod:`mtrace_ros.demo.topology` runs as its own OS process, from
 the installed console_script, its output prefixed with its name. After the
-given duration, or on Ctrl-C, every process is stopped (SIGINT, then SIGKILL
-for stragglers), and a summary says how many traces the root started, which
+given duration, or on Ctrl-C, SIGTERM or SIGHUP, every process is stopped
+(SIGINT, then SIGKILL for stragglers), and a summary says how many traces the root started, which
 nodes logged each of a few of them, and the trees rebuilt from their spans.
+A runner killed outright (SIGKILL) leaves no node behind: each watches a
+pipe from the runner, and stops itself when the pipe closes.
 """
 
 import argparse
@@ -25,6 +27,7 @@ from typing import NamedTuple
 from typing import Optional
 from typing import Set
 from typing import TextIO
+from typing import Tuple
 
 from ament_index_python.packages import get_package_prefix
 
@@ -33,19 +36,23 @@ from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import render_text
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
+from mtrace_ros.demo.topology import ENV_RUNNER_FD
 from mtrace_ros.demo.topology import NODES
 from mtrace_ros.demo.topology import PACKAGE
+from mtrace_ros.demo.topology import rate_problem
 
 TRACE_ID = re.compile(r'trace_id=([0-9a-f]{32})')
 STOP_TIMEOUT_SEC = 10.0
 SUMMARY_TRACES = 3
+#: Signals that stop the runner as Ctrl-C does.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class NodeProcess:
     """One demo node's process, and the trace ids found in its output."""
 
     def __init__(self, spec: DemoNode, index: int, args: List[str], env: Dict[str, str],
-                 out: TextIO, out_lock: threading.Lock) -> None:
+                 out: TextIO, out_lock: threading.Lock, pass_fds: Tuple[int, ...] = ()) -> None:
         self.spec = spec
         self.label = f'[{spec.name}-{index}]'
         self.trace_ids: Set[str] = set()
@@ -53,7 +60,7 @@ class NodeProcess:
         # runner, which stops the nodes once, in order.
         self.popen = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-            text=True, errors='replace', bufsize=1, process_group=0)
+            text=True, errors='replace', bufsize=1, process_group=0, pass_fds=pass_fds)
         self._reader = threading.Thread(target=self._read, args=(out, out_lock), daemon=True)
         self._reader.start()
 
@@ -105,15 +112,18 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
     """
     out_lock = threading.Lock()
     processes: List[NodeProcess] = []
+    # Only this process holds the write end: when it dies, however, every node reads EOF.
+    watched, held = os.pipe()
+    restore = _interrupt_on(STOP_SIGNALS[1:])
     try:
         # Leaves first, root last: the first traces find their subscribers ready.
         # Labels number the nodes in topology order, as a launch file would.
         for spec in reversed(NODES):
             index = NODES.index(spec) + 1
-            env = dict(os.environ, PYTHONUNBUFFERED='1')
+            env = dict(os.environ, PYTHONUNBUFFERED='1', **{ENV_RUNNER_FD: str(watched)})
             env.setdefault('MTRACE_SINKS', f'jsonl:{spans_dir / spec.name}.jsonl')
-            processes.append(
-                NodeProcess(spec, index, _command(spec, rate), env, out, out_lock))
+            processes.append(NodeProcess(
+                spec, index, _command(spec, rate), env, out, out_lock, pass_fds=(watched,)))
         if on_started is not None:
             on_started(processes)
         deadline = time.monotonic() + duration_sec
@@ -122,12 +132,35 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
     except KeyboardInterrupt:
         pass
     finally:
+        # Stopping is not interrupted by a second signal: it ends within STOP_TIMEOUT_SEC.
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
         for process in processes:
             process.interrupt()
         deadline = time.monotonic() + STOP_TIMEOUT_SEC
         for process in processes:
             process.reap(deadline)
+        os.close(watched)
+        os.close(held)
+        for sig, handler in ignored.items():
+            signal.signal(sig, handler)
+        restore()
     return processes
+
+
+def _interrupt_on(signals: Tuple[int, ...]) -> Callable[[], None]:
+    """Make ``signals`` raise KeyboardInterrupt, as SIGINT does; return the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return restore
 
 
 class Coverage(NamedTuple):
@@ -190,6 +223,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--rate', type=float, default=DEFAULT_RATE_HZ,
                         help=f'traces per second started by the root (default: {DEFAULT_RATE_HZ})')
     args = parser.parse_args(argv)
+    problem = rate_problem(args.rate)
+    if problem is not None:
+        print(f'mtrace demo: --rate: {problem}', file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix='mtrace-demo-') as spans_dir:
         processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir))
         summarize(processes, pathlib.Path(spans_dir), sys.stdout)

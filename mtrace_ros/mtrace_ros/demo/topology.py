@@ -13,6 +13,17 @@ from typing import Tuple
 PACKAGE = 'mtrace_ros'
 #: Default rate of the root's timer, in traces per second.
 DEFAULT_RATE_HZ = 2.0
+#: Where the rate's check and its refusal are worded, for the node and the runner alike.
+RATE_RANGE = 'a number of traces per second > 0'
+#: Environment variable naming a pipe's read end that a node watches: EOF means the runner died.
+ENV_RUNNER_FD = 'MTRACE_DEMO_RUNNER_FD'
+
+
+def rate_problem(rate: object) -> Optional[str]:
+    """Return why ``rate`` cannot be the root's rate (one line), or ``None`` if it can."""
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < float('inf'):
+        return None
+    return f'rate must be {RATE_RANGE}, got {rate!r}'
 
 
 class DemoNode(NamedTuple):

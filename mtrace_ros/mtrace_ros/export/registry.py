@@ -18,6 +18,7 @@ from typing import Set
 from typing import Tuple
 
 from mtrace_ros.core.settings import ENV_SINKS
+from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import SINKS_PARAMETER
 from mtrace_ros.export import spans
 from mtrace_ros.export.jsonl import JsonLinesSink
@@ -30,8 +31,6 @@ from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
 from mtrace_ros.export.spec import TOPIC
 from mtrace_ros.export.topic import TopicSink
-from rcl_interfaces.msg import ParameterDescriptor
-from rcl_interfaces.msg import ParameterType
 import rclpy
 import rclpy.logging
 from rclpy.node import Node
@@ -142,11 +141,9 @@ def configure_node_sinks(node: Node) -> None:
     """Configure the sinks of ``MTRACE_SINKS`` and of the node's ``mtrace.sinks`` parameter."""
     configure_from_environment(node)
     try:
-        if not node.has_parameter(SINKS_PARAMETER):
-            node.declare_parameter(SINKS_PARAMETER, '', ParameterDescriptor(
-                type=ParameterType.PARAMETER_STRING, read_only=True,
-                description='Where this process sends spans, e.g. "topic,jsonl:/tmp/spans.jsonl"'))
-        spec = node.get_parameter(SINKS_PARAMETER).value
+        spec = node_setting(node, SINKS_PARAMETER)
+        if spec is None:
+            return
         if not isinstance(spec, str):
             raise TypeError(f'expected a string, got {spec!r}')
     except Exception as ex:  # a bad parameter must not stop the node

@@ -9,7 +9,8 @@ sink and every reader speaks it: :func:`record_to_dict` and
 :func:`record_from_message` the ``mtrace_msgs/Span`` form of the span topic;
 :mod:`mtrace_ros.export.otel_spans` the OpenTelemetry form.
 :func:`record_from_dict` checks every field, since span files come from other
-processes and other hosts and may hold anything.
+processes and other hosts and may hold anything: integers are bounded to 64
+bits, as on the wire, and a wrong value is echoed escaped and cut short.
 """
 
 import re
@@ -28,6 +29,7 @@ from mtrace_ros.core.clock import split_ns
 from mtrace_ros.core.clock import time_to_ns
 from mtrace_ros.core.ids import SPAN_ID_SIZE
 from mtrace_ros.core.ids import TRACE_ID_SIZE
+from mtrace_ros.core.text import echo
 import numpy
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
@@ -105,6 +107,8 @@ class RecordError(ValueError):
 _HEX = re.compile(r'[0-9a-fA-F]+')
 _TRACE_ID_DIGITS = 2 * TRACE_ID_SIZE
 _SPAN_ID_DIGITS = 2 * SPAN_ID_SIZE
+#: Times and counts are 64-bit signed on the wire; anything beyond cannot be a real one.
+INT_MIN, INT_MAX = -2 ** 63, 2 ** 63 - 1
 
 
 def _id(record: Dict[str, Any], key: str, digits: int, optional: bool = False) -> Any:
@@ -112,7 +116,7 @@ def _id(record: Dict[str, Any], key: str, digits: int, optional: bool = False) -
     if value is None and optional:
         return None
     if not isinstance(value, str) or len(value) != digits or not _HEX.fullmatch(value):
-        raise RecordError(f"'{key}' must be {digits} hex digits, got {value!r:.60}")
+        raise RecordError(f"'{key}' must be {digits} hex digits, got {_shown(value)}")
     value = value.lower()
     if value.strip('0'):
         return value
@@ -127,7 +131,9 @@ def _typed(record: Dict[str, Any], key: str, kind: type, optional: bool = False)
         return None
     # bool is an int to Python, but never a time or a count.
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise RecordError(f"'{key}' must be {kind.__name__}, got {value!r:.60}")
+        raise RecordError(f"'{key}' must be {kind.__name__}, got {_shown(value)}")
+    if kind is int and not INT_MIN <= value <= INT_MAX:
+        raise RecordError(f"'{key}' is out of the 64-bit range, got {_shown(value)}")
     return value
 
 
@@ -136,8 +142,13 @@ def _list(record: Dict[str, Any], key: str) -> List[Dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise RecordError(f"'{key}' must be a list of objects, got {value!r:.60}")
+        raise RecordError(f"'{key}' must be a list of objects, got {_shown(value)}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """Return a wrong value as an error message shows it: escaped and short."""
+    return echo(value, 60) if isinstance(value, str) else echo(repr(value), 60)[1:-1]
 
 
 def record_from_dict(record: Any) -> SpanRecord:

@@ -35,8 +35,10 @@ class TracedNode(Node):
     :func:`mtrace_ros.create_traced_publisher` and
     :func:`mtrace_ros.create_traced_subscription`.
 
-    The node declares the read-only string parameter ``mtrace.sinks``: the
-    span sinks of its process, like ``MTRACE_SINKS`` (both apply).
+    The parameter ``mtrace.sinks`` (``--ros-args -p mtrace.sinks:=topic``)
+    names span sinks of its process, like ``MTRACE_SINKS`` (both apply). It
+    is read from the node's parameter overrides, not declared: the node lists
+    exactly the parameters a ``Node`` would.
     """
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:

@@ -7,16 +7,18 @@ problem and then at most once a minute with the count since, so that a
 flood of bad messages neither goes unnoticed nor floods the log.
 """
 
-import re
 import threading
 import time
 from typing import Dict
 from typing import Tuple
 
+from mtrace_ros.core.text import ECHO_LIMIT
+from mtrace_ros.core.text import printable
 from rclpy.impl.rcutils_logger import RcutilsLogger
 
 REPEAT_INTERVAL_NS = 60 * 1_000_000_000
-_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+#: The longest detail said; outside strings within it are already cut to ECHO_LIMIT.
+DETAIL_LIMIT = 4 * ECHO_LIMIT
 
 _lock = threading.Lock()
 # (logger name, topic, problem) -> [count, count when last logged, last logged at ns]
@@ -37,7 +39,8 @@ def report(
 
     :param problem: what kind of problem, a fixed text: occurrences are
         counted and rate-limited per topic and problem.
-    :param detail: this occurrence's particulars (may come from the wire).
+    :param detail: this occurrence's particulars (may come from the wire):
+        escaped, and cut to :data:`DETAIL_LIMIT` characters.
     """
     key = (logger.name, topic, problem)
     now = time.monotonic_ns()
@@ -51,9 +54,13 @@ def report(
         since = entry[0] - entry[1]
         entry[1] = entry[0]
         entry[2] = now
-    text = f'mtrace: {topic}: {problem}' + (f': {detail}' if detail else '')
+    text = f'mtrace: {printable(topic)}: {problem}'
+    if detail:
+        text += f': {printable(detail, DETAIL_LIMIT)}'
     if since > 1:
         text += f' ({since} times since last report)'
-    # Part of the text may come from the wire: escape control characters.
-    text = _CONTROL.sub(lambda match: f'\\x{ord(match.group()):02x}', text)
-    (logger.error if error else logger.warning)(text)
+    # rclpy fixes the severity of each call site at its first call: one site per severity.
+    if error:
+        logger.error(text)
+    else:
+        logger.warning(text)

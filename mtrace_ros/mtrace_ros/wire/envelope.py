@@ -13,6 +13,7 @@ from typing import Type
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
+from mtrace_ros.core.text import echo
 from mtrace_ros.wire.message_types import type_name
 from rclpy.serialization import deserialize_message
 from rclpy.serialization import serialize_message
@@ -44,7 +45,7 @@ def payload_bytes(envelope: TracedEnvelope, msg_type: Type) -> bytes:
     if envelope.type_name != expected:
         raise EnvelopeError(
             'envelope holds another type',
-            f'{envelope.type_name!r}, subscription expects {expected!r}')
+            f'{echo(envelope.type_name)}, subscription expects {expected!r}')
     return envelope.payload.tobytes()
 
 
