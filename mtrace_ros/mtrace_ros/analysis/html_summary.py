@@ -15,7 +15,7 @@ from mtrace_ros.analysis.stats import Distribution
 from mtrace_ros.analysis.stats import PathStats
 from mtrace_ros.analysis.stats import Stats
 from mtrace_ros.analysis.trees import format_ms
-from mtrace_ros.analysis.trees import printable
+from mtrace_ros.core.text import printable
 
 HISTOGRAM_BINS = 24
 _WIDTH = 420

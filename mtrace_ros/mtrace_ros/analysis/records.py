@@ -20,11 +20,12 @@ from typing import List
 from typing import NamedTuple
 from typing import Tuple
 
+from mtrace_ros.core.text import echo
 from mtrace_ros.core.text import ECHO_LIMIT
 from mtrace_ros.core.text import printable
-from mtrace_ros.export.schema import record_from_dict
 from mtrace_ros.export.schema import INT_MAX
 from mtrace_ros.export.schema import INT_MIN
+from mtrace_ros.export.schema import record_from_dict
 from mtrace_ros.export.schema import RecordError
 from mtrace_ros.export.schema import SpanRecord
 
@@ -69,7 +70,7 @@ def _parse_int(text: str) -> int:
 def _matched_ns(value: Dict[str, Any]) -> int:
     if value[MATCHED_KEY] != MATCHED:
         raise RecordError(
-            f"unknown '{MATCHED_KEY}' marker {printable(str(value[MATCHED_KEY]), 60)}")
+            f"unknown '{MATCHED_KEY}' marker {echo(str(value[MATCHED_KEY]), 60)}")
     time_ns = value.get('time_ns')
     if type(time_ns) is not int or not INT_MIN <= time_ns <= INT_MAX:
         raise RecordError(f"'time_ns' must be int, got {printable(repr(time_ns), 60)}")

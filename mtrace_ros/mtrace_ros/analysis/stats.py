@@ -28,9 +28,9 @@ from typing import Tuple
 
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import format_ms
-from mtrace_ros.analysis.trees import printable
 from mtrace_ros.analysis.trees import SpanNode
 from mtrace_ros.analysis.trees import Trace
+from mtrace_ros.core.text import printable
 
 PERCENTILES = (50, 90, 99)
 #: Paths longer than this are not reported as paths (their edges still are): keeps the
