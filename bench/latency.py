@@ -25,6 +25,7 @@ from ros_setup import HEADER_PLAIN
 from ros_setup import HEADER_TRACED
 from ros_setup import new_topic
 from ros_setup import Path
+from ros_setup import rclpy_tasks
 from ros_setup import Session
 from ros_setup import set_stamp
 from ros_setup import stamp_of
@@ -67,14 +68,15 @@ class PingLatency:
         self._latencies = []
         publish, msg, arrived = self.publisher.publish, self._msg, self._arrived
         stamp_plain = self._start == FROM_STAMP and not self._path.traced
-        for _ in range(self._samples):
-            arrived.clear()
-            if stamp_plain:
-                set_stamp(msg, time.time_ns())
-            self._sent_ns = time.time_ns()
-            publish(msg)
-            if not arrived.wait(DEADLINE_SEC):
-                raise TimeoutError(f'no callback within {DEADLINE_SEC:g} s')
+        with rclpy_tasks(instrumented=self._path.traced):
+            for _ in range(self._samples):
+                arrived.clear()
+                if stamp_plain:
+                    set_stamp(msg, time.time_ns())
+                self._sent_ns = time.time_ns()
+                publish(msg)
+                if not arrived.wait(DEADLINE_SEC):
+                    raise TimeoutError(f'no callback within {DEADLINE_SEC:g} s')
         return self._latencies
 
     def close(self, session: Session) -> None:

@@ -21,6 +21,7 @@ from typing import Optional
 
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from mtrace_ros.instrumentation import tasks
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -83,6 +84,23 @@ HEADER_PLAIN = Path('header', TracedString, traced=False, has_header=True)
 HEADER_TRACED = Path('header', TracedString, traced=True, has_header=True)
 ENVELOPE_PLAIN = Path('envelope', String, traced=False, has_header=False)
 ENVELOPE_TRACED = Path('envelope', String, traced=True, has_header=False)
+
+
+@contextlib.contextmanager
+def rclpy_tasks(*, instrumented: bool) -> Iterator[None]:
+    """
+    Run the body with rclpy's tasks instrumented by mtrace, or as plain rclpy has them.
+
+    Importing mtrace_ros instruments every ``Task`` of the process: the plain
+    side of a one-process comparison switches that off while it runs, so that
+    it stays plain rclpy (each callback an executor runs is a task).
+    """
+    was = tasks.instrumented()
+    (tasks.instrument_tasks if instrumented else tasks.uninstrument_tasks)()
+    try:
+        yield
+    finally:
+        (tasks.instrument_tasks if was else tasks.uninstrument_tasks)()
 
 
 def set_stamp(msg: Any, now_ns: int) -> None:

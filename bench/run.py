@@ -32,6 +32,7 @@ import publish_cost
 from rclpy.utilities import get_rmw_implementation_identifier
 from ros_setup import Session
 import sinks
+import task_cost
 import throughput
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'latest.md'
@@ -43,6 +44,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'envelope': envelope_path.run,
     'logging': logging_cost.run,
     'sinks': sinks.run,
+    'tasks': task_cost.run,
 }
 
 

@@ -28,6 +28,7 @@ from ros_setup import HEADER_PLAIN
 from ros_setup import HEADER_TRACED
 from ros_setup import new_topic
 from ros_setup import Path
+from ros_setup import rclpy_tasks
 from ros_setup import Session
 from ros_setup import wait_matched
 
@@ -40,6 +41,7 @@ class OneProcess:
 
     def __init__(self, session: Session, path: Path, size: int, count: int) -> None:
         self.count = count
+        self._traced = path.traced
         self._received = 0
         self._target = 0
         self._last_ns = 0
@@ -60,14 +62,15 @@ class OneProcess:
         """Return msg/s of ``count`` messages sent in chunks."""
         publish, msg, delivered = self.publisher.publish, self._msg, self._delivered
         self._received = 0
-        start_ns = time.time_ns()
-        for self._target in range(CHUNK, self.count + 1, CHUNK):
-            delivered.clear()
-            for _ in range(CHUNK):
-                publish(msg)
-            if not delivered.wait(DEADLINE_SEC):
-                raise TimeoutError(
-                    f'{self._received} of {self._target} messages arrived in time')
+        with rclpy_tasks(instrumented=self._traced):
+            start_ns = time.time_ns()
+            for self._target in range(CHUNK, self.count + 1, CHUNK):
+                delivered.clear()
+                for _ in range(CHUNK):
+                    publish(msg)
+                if not delivered.wait(DEADLINE_SEC):
+                    raise TimeoutError(
+                        f'{self._received} of {self._target} messages arrived in time')
         return self._received / ((self._last_ns - start_ns) / 1e9)
 
     def close(self, session: Session) -> None:

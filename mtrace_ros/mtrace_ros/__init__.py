@@ -8,6 +8,7 @@ publishes continues that trace. See the README for a tour.
 
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import TraceContext
+from mtrace_ros.core.settings import tasks_enabled
 from mtrace_ros.export import close_sinks
 from mtrace_ros.export import configure_sinks
 from mtrace_ros.instrumentation.callbacks import wrap
@@ -19,6 +20,8 @@ from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
+from mtrace_ros.instrumentation.tasks import instrument_tasks
+from mtrace_ros.instrumentation.tasks import uninstrument_tasks
 from mtrace_ros.logging import instrument_logging
 from mtrace_ros.logging import RosLogHandler
 
@@ -35,10 +38,15 @@ __all__ = [
     'create_traced_subscription',
     'current_trace',
     'instrument_logging',
+    'instrument_tasks',
     'link',
     'start_trace',
+    'uninstrument_tasks',
     'wrap',
 ]
 
-# Importing mtrace_ros is enough for trace ids in log lines (see mtrace_ros.logging).
+# Importing mtrace_ros is enough for trace ids in log lines (see mtrace_ros.logging),
+# and for rclpy tasks that keep their own trace (see mtrace_ros.instrumentation.tasks).
 instrument_logging()
+if tasks_enabled():
+    instrument_tasks()

@@ -2,7 +2,8 @@
 Every ``MTRACE_*`` setting: the environment variables and parameter names, in one place.
 
 Settings are read when they are used, not at import, so a test or a
-launcher may set them for a process at any time before it creates nodes.
+launcher may set them for a process at any time before it creates nodes;
+``MTRACE_TASKS``, which changes rclpy's classes, is read once, at import.
 """
 
 import os
@@ -11,6 +12,9 @@ from typing import Any
 #: Set to ``0``, ``false``, ``no`` or ``off`` to switch tracing off for a process.
 ENV_ENABLED = 'MTRACE_ENABLED'
 
+#: Set to an off value (as for ``MTRACE_ENABLED``) to leave rclpy's tasks as they are:
+#: no context of their own (see :mod:`mtrace_ros.instrumentation.tasks`).
+ENV_TASKS = 'MTRACE_TASKS'
 
 _OFF_VALUES = ('0', 'false', 'no', 'off')
 
@@ -29,6 +33,16 @@ def tracing_enabled() -> bool:
     wire format stays the same (headers are left as they are).
     """
     return switched_on(ENV_ENABLED)
+
+
+def tasks_enabled() -> bool:
+    """
+    Return whether rclpy's tasks get contexts of their own (``MTRACE_TASKS`` and tracing on).
+
+    Read once, by ``import mtrace_ros``: the instrumentation is process-wide.
+    A process with tracing switched off leaves rclpy's tasks alone too.
+    """
+    return switched_on(ENV_TASKS) and tracing_enabled()
 
 
 #: How trace ids are written into log lines: a format with ``{trace_id}``,

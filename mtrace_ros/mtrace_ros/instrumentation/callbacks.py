@@ -3,7 +3,8 @@ How callbacks run inside a trace.
 
 rclpy's executors call subscription callbacks with no notion of context, and
 resume coroutine callbacks with ``coroutine.send(None)`` from whatever thread
-is free, with no per-task :class:`contextvars.Context` (unlike asyncio). So:
+is free, with no per-task :class:`contextvars.Context` (unlike asyncio) unless
+:mod:`.tasks` gives every task one. So, either way:
 
 * a synchronous callback gets its trace context set on entry and reset in
   ``finally``, in the thread that runs it;
@@ -54,7 +55,7 @@ _PLAUSIBLE_LATENCY_NS = 3600 * 1_000_000_000
 Unpack = Callable[[Any], Tuple[Any, Any]]
 
 
-class _ContextBoundCoroutine:
+class ContextBoundCoroutine:
     """Awaitable that runs every step of a coroutine inside one Context."""
 
     __slots__ = ('_coroutine', '_context')
@@ -66,7 +67,7 @@ class _ContextBoundCoroutine:
     def __await__(self) -> Generator[Any, Any, Any]:
         return self  # type: ignore[return-value]
 
-    def __iter__(self) -> '_ContextBoundCoroutine':
+    def __iter__(self) -> 'ContextBoundCoroutine':
         return self
 
     def __next__(self) -> Any:
@@ -95,7 +96,7 @@ def bind_coroutine(
     context.run(attach, trace)
 
     async def run_bound() -> T:
-        return await _ContextBoundCoroutine(coroutine, context)
+        return await ContextBoundCoroutine(coroutine, context)
 
     return run_bound()
 
@@ -111,8 +112,9 @@ def wrap(fn: F) -> F:
 
     Python threads and pools do not inherit :mod:`contextvars`: a
     ``threading.Thread`` started inside a traced callback runs with no trace.
-    Pass ``wrap(target)`` instead of ``target`` (thread targets, executor
-    submissions, done-callbacks, other libraries' callbacks). Coroutine
+    Pass ``wrap(target)`` instead of ``target`` (thread targets, pool
+    submissions, other libraries' callbacks; rclpy tasks and done-callbacks
+    keep the trace by themselves while :mod:`.tasks` is on). Coroutine
     functions stay coroutine functions. Outside any trace, ``fn`` is run with
     no trace, whatever the calling thread's state.
     """
@@ -131,24 +133,6 @@ def wrap(fn: F) -> F:
         finally:
             detach(token)
     return run_in_trace  # type: ignore[return-value]
-
-
-def isolate_coroutine(callback: F) -> F:
-    """
-    Return ``callback`` unchanged, or, for a coroutine function, one that runs in its own context.
-
-    rclpy resumes coroutines in whatever thread is free with no per-task
-    context: a trace started inside one (``with start_trace(): await ...``)
-    would stay active in the executor's thread while it waits. Each call of
-    the returned function gets a context of its own, starting with no trace.
-    """
-    if not inspect.iscoroutinefunction(callback):
-        return callback
-
-    @functools.wraps(callback)
-    async def run_isolated(*args: Any, **kwargs: Any) -> Any:
-        return await bind_coroutine(callback(*args, **kwargs), None)
-    return run_isolated  # type: ignore[return-value]
 
 
 def _latency_ns(header: Any, now_ns: int) -> Optional[int]:

@@ -8,10 +8,10 @@ from typing import Union
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_node_sinks
 from mtrace_ros.instrumentation.callbacks import is_wrapped
-from mtrace_ros.instrumentation.callbacks import isolate_coroutine
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.subscription import header_callback
+from mtrace_ros.instrumentation.tasks import per_call_context
 from mtrace_ros.wire.message_types import header_field
 from rclpy.node import Node
 from rclpy.publisher import Publisher
@@ -65,20 +65,21 @@ class TracedNode(Node):
         self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any,
     ) -> Timer:
         """
-        Create a timer as ``Node`` does; a coroutine callback gets a context of its own.
+        Create a timer as ``Node`` does (each call's task has a context of its own).
 
-        So ``with start_trace(): await ...`` in an ``async def`` timer keeps its
-        trace to itself while it waits (rclpy resumes coroutines in whatever
-        thread is free, with no per-task context).
+        Without the task instrumentation (``MTRACE_TASKS=0``, or an rclpy it
+        does not support), a coroutine callback gets a context of its own per
+        call here instead, so that ``with start_trace(): await ...`` keeps its
+        trace to itself while it waits.
         """
         return super().create_timer(
-            timer_period_sec, isolate_coroutine(callback), *args, **kwargs)
+            timer_period_sec, per_call_context(callback), *args, **kwargs)
 
     def create_service(
         self, srv_type: Any, srv_name: str, callback: Callable[..., Any], **kwargs: Any,
     ) -> Service:
-        """Create a service as ``Node`` does; a coroutine callback gets a context of its own."""
-        return super().create_service(srv_type, srv_name, isolate_coroutine(callback), **kwargs)
+        """Create a service as ``Node`` does; see :meth:`create_timer` for coroutine callbacks."""
+        return super().create_service(srv_type, srv_name, per_call_context(callback), **kwargs)
 
     def create_subscription(
         self,
