@@ -4,9 +4,13 @@
 #   make test   create the environment if missing, build, run every test
 #   make bench  measure what tracing costs against plain rclpy (under 3 minutes)
 #   make soak   run the demo tree for SOAK_DURATION s: trace ids, coverage, flat memory
+#   make test ROS_WHEELS=jazzy   the same on ROS 2 Jazzy (also demo, bench, soak, lint)
 #
-# Without a sourced ROS 2 distro, the environment is a venv (.venv) with the
-# pinned ROS 2 Kilted wheels (requirements.txt, constraints.txt); with one
+# Without a sourced ROS 2 distro, the environment is a venv with pinned ROS 2
+# wheels: ROS_WHEELS=kilted (the default) is .venv from requirements.txt and
+# constraints.txt, built into build/ and install/; ROS_WHEELS=jazzy is
+# .venv-jazzy from requirements-jazzy.txt and constraints-jazzy.txt, built into
+# build-jazzy/ and install-jazzy/. Both coexist. With a sourced distro
 # (ROS_DISTRO set), that distro is used as it is.
 
 SHELL := /bin/bash
@@ -20,14 +24,38 @@ BENCH_ARGS ?=
 SOAK_DURATION ?= 120
 SOAK_RATE ?= 20
 
-COLCON_PACKAGES := --base-paths mtrace_msgs mtrace_ros
-ACTIVATE := source ./activate.sh
+ROS_WHEELS ?= kilted
+
+ifeq ($(ROS_WHEELS),kilted)
+VENV := .venv
+WHEELS_SUFFIX :=
+else ifeq ($(ROS_WHEELS),jazzy)
+VENV := .venv-jazzy
+WHEELS_SUFFIX := -jazzy
+else
+$(error ROS_WHEELS must be kilted or jazzy, not '$(ROS_WHEELS)')
+endif
 
 ifdef ROS_DISTRO
+ifneq ($(ROS_WHEELS),kilted)
+$(error ROS_WHEELS=$(ROS_WHEELS) picks a wheel venv, but ROS_DISTRO=$(ROS_DISTRO) is sourced: \
+	use a shell without a sourced distro)
+endif
 ENV_STAMP :=
 else
-ENV_STAMP := .venv/.mtrace-env-stamp
+ENV_STAMP := $(VENV)/.mtrace-env-stamp
 endif
+
+REQUIREMENTS := requirements$(WHEELS_SUFFIX).txt
+CONSTRAINTS := constraints$(WHEELS_SUFFIX).txt
+BUILD_BASE := build$(WHEELS_SUFFIX)
+INSTALL_BASE := install$(WHEELS_SUFFIX)
+LOG_BASE := log$(WHEELS_SUFFIX)
+
+COLCON := colcon --log-base $(LOG_BASE)
+COLCON_PACKAGES := --base-paths mtrace_msgs mtrace_ros \
+	--build-base $(BUILD_BASE) --install-base $(INSTALL_BASE)
+ACTIVATE := export ROS_WHEELS=$(ROS_WHEELS) && source ./activate.sh
 
 MSGS_SOURCES := $(shell find mtrace_msgs -type f)
 ROS_SOURCES := $(shell find mtrace_ros -type f -not -path 'mtrace_ros/test/*' \
@@ -40,25 +68,25 @@ help:
 
 env: $(ENV_STAMP)
 
-.venv/.mtrace-env-stamp: requirements.txt constraints.txt tools/bootstrap_venv.sh \
+$(VENV)/.mtrace-env-stamp: $(REQUIREMENTS) $(CONSTRAINTS) tools/bootstrap_venv.sh \
 		tools/fix_wheel_cmake_paths.py
-	tools/bootstrap_venv.sh .venv
+	tools/bootstrap_venv.sh $(VENV) $(REQUIREMENTS) $(CONSTRAINTS)
 
-build/.mtrace_msgs.stamp: $(ENV_STAMP) $(MSGS_SOURCES)
-	$(ACTIVATE) && colcon build $(COLCON_PACKAGES) --packages-select mtrace_msgs
+$(BUILD_BASE)/.mtrace_msgs.stamp: $(ENV_STAMP) $(MSGS_SOURCES)
+	$(ACTIVATE) && $(COLCON) build $(COLCON_PACKAGES) --packages-select mtrace_msgs
 	touch $@
 
-build/.mtrace_ros.stamp: build/.mtrace_msgs.stamp $(ROS_SOURCES)
-	$(ACTIVATE) && colcon build $(COLCON_PACKAGES) --packages-select mtrace_ros
+$(BUILD_BASE)/.mtrace_ros.stamp: $(BUILD_BASE)/.mtrace_msgs.stamp $(ROS_SOURCES)
+	$(ACTIVATE) && $(COLCON) build $(COLCON_PACKAGES) --packages-select mtrace_ros
 	touch $@
 
-build: build/.mtrace_ros.stamp
+build: $(BUILD_BASE)/.mtrace_ros.stamp
 
 demo: build
 	$(ACTIVATE) && python3 -m mtrace_ros.demo.run --duration $(DURATION) --rate $(RATE)
 
 test: build
-	$(ACTIVATE) && colcon test $(COLCON_PACKAGES) --packages-select mtrace_ros \
+	$(ACTIVATE) && $(COLCON) test $(COLCON_PACKAGES) --packages-select mtrace_ros \
 		--event-handlers console_direct+ --return-code-on-test-failure \
 		$(if $(PYTEST_ARGS),--pytest-args $(PYTEST_ARGS))
 
@@ -72,7 +100,7 @@ lint: build
 	$(ACTIVATE) && cd mtrace_ros && python3 -m pytest -m linter test
 
 clean:
-	rm -rf build install log
+	rm -rf $(BUILD_BASE) $(INSTALL_BASE) $(LOG_BASE)
 
 distclean: clean
-	rm -rf .venv
+	rm -rf $(VENV)
