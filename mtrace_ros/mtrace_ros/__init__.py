@@ -19,6 +19,7 @@ from mtrace_ros.instrumentation.node import TracedNode
 from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
+from mtrace_ros.instrumentation.span_api import current_span
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
 from mtrace_ros.instrumentation.tasks import instrument_tasks
 from mtrace_ros.instrumentation.tasks import uninstrument_tasks
@@ -36,6 +37,7 @@ __all__ = [
     'continue_trace',
     'create_traced_publisher',
     'create_traced_subscription',
+    'current_span',
     'current_trace',
     'instrument_logging',
     'instrument_tasks',

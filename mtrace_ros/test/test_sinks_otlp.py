@@ -98,20 +98,21 @@ def _check_exported(found, fan_in):
     assert service == 'fusion'
     assert span.trace_id.hex() == fusion.trace_id
     assert span.parent_span_id.hex() == fusion.parent_span_id
-    assert span.name == 'receive /image'
+    assert span.name == 'process /image'
     attributes = _attributes(span)
     assert attributes['messaging.destination.name'].string_value == '/image'
     assert 0 <= attributes['mtrace.latency_ns'].int_value < 10**9
+    # The conventions' link to the creation context (also the parent), then the fan-in.
     assert [(one.trace_id.hex(), one.span_id.hex()) for one in span.links] == [
-        (imu.trace_id, imu.span_id)]
-    assert span.status.code == Status.STATUS_CODE_OK
+        (fusion.trace_id, fusion.parent_span_id), (imu.trace_id, imu.span_id)]
+    assert span.status.code == Status.STATUS_CODE_UNSET
     root_service, root = found[fusion.parent_span_id]
     assert root_service == 'sensors' and root.parent_span_id == b''
     assert [value.string_value for value in (
         _attributes(root)['mtrace.published_topics'].array_value.values)] == ['/image']
     _, error = found[failed.span_id]
     assert error.status.code == Status.STATUS_CODE_ERROR
-    assert error.status.message == 'ValueError: corrupt frame'
+    assert error.status.message == 'corrupt frame'
 
 
 def test_otlp_http_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_http, sinks_closed):

@@ -79,7 +79,10 @@ def test_spans_from_six_processes_rebuild_the_tree(make_node, executor, processe
         expected = (
             [{'topic': f'/{published}', 'subscriber_count': SUBSCRIBERS[name]}]
             if published else [])
-        assert span['publishes'] == expected, name
+        assert [{key: publish[key] for key in ('topic', 'subscriber_count')}
+                for publish in span['publishes']] == expected, name
+        assert all(span['start_ns'] <= publish['time_ns'] <= span['end_ns']
+                   for publish in span['publishes']), name
         assert span['error'] is None and span['links'] == []
 
     def in_files():

@@ -204,7 +204,7 @@ def _reachable(tops: Iterable[SpanNode]) -> set:
 def _missed_publishes(node: SpanNode, before_collection: bool) -> List[MissedPublish]:
     received = {child.span.topic for child in node.children}
     missed: Dict[str, MissedPublish] = {}
-    for topic, subscriber_count in node.span.publishes:
+    for topic, subscriber_count, _ in node.span.publishes:
         if topic in received:
             continue
         seen = missed.get(topic, MissedPublish(topic, 0, 0))

@@ -10,16 +10,26 @@ executors do nothing with ``contextvars``, so mtrace's callback wrappers set it
 at the start of each callback and reset it in ``finally`` (see
 :mod:`mtrace_ros.instrumentation.callbacks`); :func:`attach` and
 :func:`detach` are that pair.
+
+OpenTelemetry shares this context when it is in use: once a module of the
+process has imported ``opentelemetry`` (found in ``sys.modules``, never
+imported here), :func:`attach` also makes the mtrace span OpenTelemetry's
+current span, and a new trace continues an active OpenTelemetry span (see
+:mod:`mtrace_ros.instrumentation.otel_context`). ``MTRACE_OTEL_BRIDGE=0``
+switches that off. A process that never imports OpenTelemetry pays one
+dictionary look-up per callback for it.
 """
 
 from contextvars import ContextVar
-from contextvars import Token
+import importlib
+import sys
 from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import Optional
 
 from mtrace_ros.core import ids
+from mtrace_ros.core.settings import switched_on
 
 #: W3C trace flag: spans of this trace are recorded.
 FLAG_SAMPLED = 0x01
@@ -168,14 +178,62 @@ def current_trace() -> Optional[TraceContext]:
     return _CURRENT.get()
 
 
-def attach(context: Optional[TraceContext]) -> 'Token[Optional[TraceContext]]':
+#: Switches the OpenTelemetry bridge off when ``0``, ``false``, ``no`` or ``off``.
+ENV_OTEL_BRIDGE = 'MTRACE_OTEL_BRIDGE'
+_OTEL_MODULE = 'opentelemetry.context'
+_BRIDGE_MODULE = 'mtrace_ros.instrumentation.otel_context'
+# None: OpenTelemetry not seen yet; False: bridge off; else the bridge module.
+_bridge: Any = None
+
+
+def _load_bridge() -> Any:
+    """Return the bridge once OpenTelemetry is loaded (False if off or broken), else None."""
+    global _bridge
+    if _OTEL_MODULE not in sys.modules:
+        return None
+    bridge: Any = False
+    if switched_on(ENV_OTEL_BRIDGE):
+        try:
+            bridge = importlib.import_module(_BRIDGE_MODULE)
+        except Exception:  # an OpenTelemetry too old or broken: mtrace works without it
+            bridge = False
+    _bridge = bridge
+    return bridge
+
+
+def reset_bridge() -> None:
+    """Look for OpenTelemetry again at the next attach (after ``MTRACE_OTEL_BRIDGE`` changed)."""
+    global _bridge
+    _bridge = None
+
+
+def attach(context: Optional[TraceContext]) -> Any:
     """Make ``context`` the active one; pass the token to :func:`detach` when done."""
-    return _CURRENT.set(context)
+    token = _CURRENT.set(context)
+    bridge = _bridge
+    if context is None or bridge is False:
+        return token
+    if bridge is None:
+        bridge = _load_bridge()
+        if not bridge:
+            return token
+    return token, bridge.attach(context)
 
 
-def detach(token: 'Token[Optional[TraceContext]]') -> None:
+def detach(token: Any) -> None:
     """Restore the context that was active before the matching :func:`attach`."""
+    if type(token) is tuple:
+        token, otel_token = token
+        _bridge.detach(otel_token)
     _CURRENT.reset(token)
+
+
+def otel_parent() -> Optional[TraceContext]:
+    """Return the active OpenTelemetry span as the parent of a new span, if there is one."""
+    bridge = _bridge
+    if bridge is None:
+        bridge = _load_bridge()
+    return bridge.active_parent() if bridge else None
 
 
 __all__ = [
@@ -185,4 +243,5 @@ __all__ = [
     'current_trace',
     'detach',
     'new_root',
+    'otel_parent',
 ]

@@ -13,16 +13,21 @@ processes and other hosts and may hold anything: integers are bounded to 64
 bits, as on the wire, and a wrong value is echoed escaped and cut short.
 """
 
+import json
 import re
+from types import MappingProxyType
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Mapping
 from typing import NamedTuple
 from typing import Optional
 from typing import Tuple
 
 from builtin_interfaces.msg import Time
 from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_msgs.msg import SpanAttribute
+from mtrace_msgs.msg import SpanEvent
 from mtrace_msgs.msg import SpanLink
 from mtrace_msgs.msg import SpanPublish
 from mtrace_ros.core.clock import split_ns
@@ -45,11 +50,43 @@ KIND_ROOT = 'root'
 KIND_RECEIVE = 'receive'
 
 
+#: Span status codes, as OpenTelemetry names them (lowercase).
+STATUS_UNSET = 'unset'
+STATUS_OK = 'ok'
+STATUS_ERROR = 'error'
+STATUS_CODES = (STATUS_UNSET, STATUS_OK, STATUS_ERROR)
+
+#: An attribute value: what OpenTelemetry allows (a list holds one type).
+AttributeValue = Any
+#: No attributes (the default of records and events: shared, read-only).
+NO_ATTRIBUTES: Mapping[str, AttributeValue] = MappingProxyType({})
+
+
 class Publish(NamedTuple):
     """A publish made inside a span."""
 
     topic: str
     subscriber_count: int
+    #: When it was published (ns since the epoch); 0 when unknown.
+    time_ns: int = 0
+
+
+class Event(NamedTuple):
+    """Something that happened at one moment inside a span (``add_event``, an exception)."""
+
+    name: str
+    time_ns: int
+    attributes: Mapping[str, AttributeValue] = NO_ATTRIBUTES
+
+
+class Status(NamedTuple):
+    """A span's status: ``unset`` (the default), ``ok`` or ``error``, with a description."""
+
+    code: str = STATUS_UNSET
+    message: str = ''
+
+
+UNSET = Status()
 
 
 class Link(NamedTuple):
@@ -78,6 +115,43 @@ class SpanRecord(NamedTuple):
     error: Optional[str]
     publishes: Tuple[Publish, ...]
     links: Tuple[Link, ...]
+    #: What the span is called; ``None``: named after its kind and topic on export.
+    name: Optional[str] = None
+    #: Set with ``current_span().set_attribute()``.
+    attributes: Mapping[str, AttributeValue] = NO_ATTRIBUTES
+    events: Tuple[Event, ...] = ()
+    status: Status = UNSET
+
+
+_SCALARS = (str, bool, int, float)
+
+
+def attribute_value_problem(value: Any) -> Optional[str]:
+    """Return what makes ``value`` no OpenTelemetry attribute value, or ``None`` if it is one."""
+    if isinstance(value, _SCALARS):
+        return _int_problem(value)
+    if isinstance(value, (list, tuple)):
+        kinds = {type(item) for item in value}
+        if len(kinds) <= 1 and kinds <= set(_SCALARS):
+            return next(filter(None, map(_int_problem, value)), None)
+        return 'a list must hold values of one type: str, bool, int or float'
+    return f'expected str, bool, int, float or a list of one of them, got {type(value).__name__}'
+
+
+def _int_problem(value: Any) -> Optional[str]:
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        return 'an integer must fit in 64 bits (OTLP and the span topic carry int64)'
+    return None
+
+
+def _attributes_to_dict(attributes: Mapping[str, AttributeValue]) -> Dict[str, Any]:
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in attributes.items()}
+
+
+def _event_to_dict(event: Event) -> Dict[str, Any]:
+    return {'name': event.name, 'time_ns': event.time_ns,
+            'attributes': _attributes_to_dict(event.attributes)}
 
 
 def record_to_dict(record: SpanRecord) -> Dict[str, Any]:
@@ -94,9 +168,14 @@ def record_to_dict(record: SpanRecord) -> Dict[str, Any]:
         'latency_ns': record.latency_ns,
         'error': record.error,
         'publishes': [
-            {'topic': topic, 'subscriber_count': count} for topic, count in record.publishes],
+            {'topic': topic, 'subscriber_count': count, 'time_ns': time_ns}
+            for topic, count, time_ns in record.publishes],
         'links': [
             {'trace_id': trace_id, 'span_id': span_id} for trace_id, span_id in record.links],
+        'name': record.name,
+        'attributes': _attributes_to_dict(record.attributes),
+        'events': [_event_to_dict(event) for event in record.events],
+        'status': {'code': record.status.code, 'message': record.status.message},
     }
 
 
@@ -151,6 +230,31 @@ def _shown(value: Any) -> str:
     return echo(value, 60) if isinstance(value, str) else echo(repr(value), 60)[1:-1]
 
 
+def _attribute_map(record: Dict[str, Any], key: str) -> Mapping[str, AttributeValue]:
+    value = record.get(key)
+    if value is None:
+        return NO_ATTRIBUTES
+    if not isinstance(value, dict):
+        raise RecordError(f"'{key}' must be an object, got {_shown(value)}")
+    for name, item in value.items():
+        problem = attribute_value_problem(item)
+        if problem is not None:
+            raise RecordError(f"'{key}': attribute {_shown(name)}: {problem}")
+    return value
+
+
+def _status(record: Dict[str, Any]) -> Status:
+    value = record.get('status')
+    if value is None:
+        return UNSET
+    if not isinstance(value, dict):
+        raise RecordError(f"'status' must be an object, got {_shown(value)}")
+    code = value.get('code', STATUS_UNSET)
+    if code not in STATUS_CODES:
+        raise RecordError(f"'status': code must be one of {STATUS_CODES}, got {_shown(code)}")
+    return Status(code, _typed(value, 'message', str, optional=True) or '')
+
+
 def record_from_dict(record: Any) -> SpanRecord:
     """
     Check one decoded JSON value and return it as a :class:`SpanRecord`.
@@ -176,15 +280,27 @@ def record_from_dict(record: Any) -> SpanRecord:
         latency_ns=_typed(record, 'latency_ns', int, optional=True),
         error=_typed(record, 'error', str, optional=True),
         publishes=tuple(
-            Publish(_typed(item, 'topic', str), _typed(item, 'subscriber_count', int))
+            Publish(_typed(item, 'topic', str), _typed(item, 'subscriber_count', int),
+                    _typed(item, 'time_ns', int, optional=True) or 0)
             for item in _list(record, 'publishes')),
         links=tuple(
             Link(_id(item, 'trace_id', _TRACE_ID_DIGITS), _id(item, 'span_id', _SPAN_ID_DIGITS))
             for item in _list(record, 'links')),
+        name=_typed(record, 'name', str, optional=True),
+        attributes=_attribute_map(record, 'attributes'),
+        events=tuple(
+            Event(_typed(item, 'name', str), _typed(item, 'time_ns', int),
+                  _attribute_map(item, 'attributes'))
+            for item in _list(record, 'events')),
+        status=_status(record),
     )
 
 
 _KINDS = {SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE}
+_STATUS_CODES = {
+    SpanMsg.STATUS_UNSET: STATUS_UNSET, SpanMsg.STATUS_OK: STATUS_OK,
+    SpanMsg.STATUS_ERROR: STATUS_ERROR}
+_WIRE_STATUS_CODES = {code: wire for wire, code in _STATUS_CODES.items()}
 _WIRE_KINDS = {kind: wire for wire, kind in _KINDS.items()}
 _NO_PARENT = bytes(SPAN_ID_SIZE)
 
@@ -200,6 +316,25 @@ def _time(stamp_ns: int) -> Time:
 
 def _hex(values: Any) -> str:
     return bytes(bytearray(values)).hex()
+
+
+def _attributes_to_message(attributes: Mapping[str, AttributeValue]) -> List[SpanAttribute]:
+    return [SpanAttribute(key=key, value=json.dumps(value)) for key, value in attributes.items()]
+
+
+def _json_value(text: str) -> AttributeValue:
+    """Return the value a ``SpanAttribute`` carries; text that is no JSON value stays text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return text if attribute_value_problem(value) is not None else value
+
+
+def _attributes_from_message(attributes: Any) -> Mapping[str, AttributeValue]:
+    if not attributes:
+        return NO_ATTRIBUTES
+    return {attribute.key: _json_value(attribute.value) for attribute in attributes}
 
 
 def record_to_message(record: SpanRecord) -> SpanMsg:
@@ -220,10 +355,19 @@ def record_to_message(record: SpanRecord) -> SpanMsg:
         latency_ns=-1 if record.latency_ns is None else record.latency_ns,
         error=record.error or '',
         publishes=[
-            SpanPublish(topic=topic, subscriber_count=count) for topic, count in record.publishes],
+            SpanPublish(topic=topic, subscriber_count=count, time=_time(time_ns))
+            for topic, count, time_ns in record.publishes],
         links=[
             SpanLink(trace_id=_uint8s(trace_id), span_id=_uint8s(span_id))
             for trace_id, span_id in record.links],
+        name=record.name or '',
+        attributes=_attributes_to_message(record.attributes),
+        events=[
+            SpanEvent(name=event.name, time=_time(event.time_ns),
+                      attributes=_attributes_to_message(event.attributes))
+            for event in record.events],
+        status_code=_WIRE_STATUS_CODES[record.status.code],
+        status_message=record.status.message,
     )
 
 
@@ -248,6 +392,14 @@ def record_from_message(msg: SpanMsg) -> SpanRecord:
         latency_ns=None if msg.latency_ns == -1 else msg.latency_ns,
         error=msg.error or None,
         publishes=tuple(
-            Publish(publish.topic, publish.subscriber_count) for publish in msg.publishes),
+            Publish(publish.topic, publish.subscriber_count, time_to_ns(publish.time))
+            for publish in msg.publishes),
         links=tuple(Link(_hex(link.trace_id), _hex(link.span_id)) for link in msg.links),
+        name=msg.name or None,
+        attributes=_attributes_from_message(msg.attributes),
+        events=tuple(
+            Event(event.name, time_to_ns(event.time), _attributes_from_message(event.attributes))
+            for event in msg.events),
+        # A newer publisher's unknown code is kept readable as an error.
+        status=Status(_STATUS_CODES.get(msg.status_code, STATUS_ERROR), msg.status_message),
     )

@@ -135,6 +135,36 @@ def wrap(fn: F) -> F:
     return run_in_trace  # type: ignore[return-value]
 
 
+def in_node(callback: F, node: str) -> F:
+    """
+    Return ``callback`` running in the scope of ``node``: spans it opens without a node are its.
+
+    For the timers and services of a ``TracedNode``: a ``start_trace()`` or
+    ``continue_trace()`` there is recorded under the node, not the script.
+    Keeps what rclpy inspects (coroutine function or not, the signature).
+    """
+    if not node:
+        return callback
+    if inspect.iscoroutinefunction(callback):
+        @functools.wraps(callback)
+        async def run_coroutine_in_node(*args: Any, **kwargs: Any) -> Any:
+            token = spans.NODE_SCOPE.set(node)
+            try:
+                return await callback(*args, **kwargs)
+            finally:
+                spans.NODE_SCOPE.reset(token)
+        return run_coroutine_in_node  # type: ignore[return-value]
+
+    @functools.wraps(callback)
+    def run_in_node(*args: Any, **kwargs: Any) -> Any:
+        token = spans.NODE_SCOPE.set(node)
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            spans.NODE_SCOPE.reset(token)
+    return run_in_node  # type: ignore[return-value]
+
+
 def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
     """Return publish-stamp-to-now in ns, or ``None`` if the stamp is implausible."""
     latency = now_ns - traced_header.stamp_ns(header)

@@ -1,6 +1,7 @@
 """Starting and continuing traces explicitly: roots, outside callers, late processing."""
 
 import contextlib
+import sys
 from typing import Any
 from typing import Iterator
 from typing import Optional
@@ -33,9 +34,17 @@ def _active(context: TraceContext) -> Iterator[TraceContext]:
         spans.end_span(context, error)
 
 
+def _caller_name() -> Optional[str]:
+    """Return the qualified name of the function whose ``with`` statement called us."""
+    # 0: here, 1: the generator below, 2: contextlib's __enter__, 3: the caller.
+    code = sys._getframe(3).f_code
+    name = getattr(code, 'co_qualname', code.co_name)
+    return None if name.startswith('<') else name
+
+
 @contextlib.contextmanager
 def start_trace(
-    traceparent: Optional[str] = None, *, node: str = '',
+    traceparent: Optional[str] = None, *, node: str = '', name: Optional[str] = None,
 ) -> Iterator[Optional[TraceContext]]:
     """
     Start a new root trace for the ``with`` body, or continue an outside one.
@@ -48,10 +57,14 @@ def start_trace(
         ``TRACEPARENT`` environment variable, another tracer): the body then
         runs in a new span of that trace, child of the span it names.
     :param node: the name the root span is recorded under (default: the
-        node of the first traced publisher that publishes in it).
+        ``TracedNode`` whose timer or service runs it, else the node of the
+        first traced publisher that publishes in it).
+    :param name: what the span is called (default: the function that
+        started it, e.g. ``Talker.on_timer``).
     :raises ValueError: if ``traceparent`` is malformed or invalid, saying why.
     :return: the new context (``None`` when tracing is switched off).
     """
+    name = name or _caller_name()
     parsed = None if traceparent is None else w3c.parse(traceparent)
     if not tracing_enabled():
         yield None
@@ -61,7 +74,7 @@ def start_trace(
         trace_id, parent_id, flags = parsed
         # The only flag defined in version 00; others stay outside.
         outside = TraceContext(trace_id, parent_id, None, flags & FLAG_SAMPLED)
-    context = spans.open_span(spans.KIND_ROOT, outside, node=node)
+    context = spans.open_span(spans.KIND_ROOT, outside, node=node, name=name or 'start_trace')
     with _active(context) as active:
         yield active
 
@@ -80,7 +93,9 @@ def _context_of(message: Any) -> Optional[TraceContext]:
 
 
 @contextlib.contextmanager
-def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceContext]]:
+def continue_trace(
+    message: Any, *, node: str = '', name: Optional[str] = None,
+) -> Iterator[Optional[TraceContext]]:
     """
     Run the ``with`` body in the trace of a message received earlier.
 
@@ -92,15 +107,20 @@ def continue_trace(message: Any, *, node: str = '') -> Iterator[Optional[TraceCo
         a ``TracedHeader``, or a :class:`TraceContext` saved from
         :func:`mtrace_ros.current_trace` (for envelope-traced types, whose
         callback gets the message without its header).
-    :param node: the name the span is recorded under (default: the node of
-        the first traced publisher that publishes in it).
+    :param node: the name the span is recorded under (default: the
+        ``TracedNode`` whose timer or service runs it, else the active span's
+        node, else the node of the first traced publisher that publishes in it).
+    :param name: what the span is called (default: the function that
+        continued the trace).
     :raises TypeError: if ``message`` cannot carry a trace.
     """
+    name = name or _caller_name()
     parent = _context_of(message)
     if not tracing_enabled():
         yield None
         return
-    context = spans.open_span(spans.KIND_RECEIVE, parent, node=node)
+    context = spans.open_span(
+        spans.KIND_RECEIVE, parent, node=node, name=name or 'continue_trace')
     with _active(context) as active:
         yield active
 

@@ -5,6 +5,9 @@ from typing import Callable
 from typing import Type
 from typing import Union
 
+from mtrace_ros.core.sampling import configure_node_sampling
+from mtrace_ros.core.sampling import SAMPLE_RATIO_PARAMETER
+from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_node_sinks
 from mtrace_ros.instrumentation.callbacks import is_wrapped
@@ -38,13 +41,17 @@ class TracedNode(Node):
     The parameter ``mtrace.sinks`` (``--ros-args -p mtrace.sinks:=topic``)
     names span sinks of its process, like ``MTRACE_SINKS`` (both apply). It
     is read from the node's parameter overrides, not declared: the node lists
-    exactly the parameters a ``Node`` would.
+    exactly the parameters a ``Node`` would. So is ``mtrace.sample_ratio``,
+    which overrides ``MTRACE_SAMPLE_RATIO`` (see :mod:`mtrace_ros.core.sampling`).
     """
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         """Create the node as ``Node`` does, then the span sinks it and the environment name."""
         super().__init__(node_name, **kwargs)
         configure_node_sinks(self)
+        configure_node_sampling(self, node_setting(self, SAMPLE_RATIO_PARAMETER))
+        #: The node name its spans are recorded under (its logger name, e.g. ``robot1.b``).
+        self.mtrace_node = self.get_logger().name
 
     def create_publisher(
         self,
@@ -65,21 +72,27 @@ class TracedNode(Node):
         self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any,
     ) -> Timer:
         """
-        Create a timer as ``Node`` does (each call's task has a context of its own).
+        Create a timer as ``Node`` does; spans its callback opens are this node's.
 
-        Without the task instrumentation (``MTRACE_TASKS=0``, or an rclpy it
-        does not support), a coroutine callback gets a context of its own per
-        call here instead, so that ``with start_trace(): await ...`` keeps its
-        trace to itself while it waits.
+        A ``start_trace()`` or ``continue_trace()`` in the callback is recorded
+        under this node. Each call's task has a context of its own; without
+        the task instrumentation (``MTRACE_TASKS=0``, or an rclpy it does not
+        support), a coroutine callback gets a context of its own per call here
+        instead, so that ``with start_trace(): await ...`` keeps its trace to
+        itself while it waits.
         """
         return super().create_timer(
-            timer_period_sec, per_call_context(callback), *args, **kwargs)
+            timer_period_sec, per_call_context(in_node(callback, self.mtrace_node)),
+            *args, **kwargs)
 
     def create_service(
         self, srv_type: Any, srv_name: str, callback: Callable[..., Any], **kwargs: Any,
     ) -> Service:
-        """Create a service as ``Node`` does; see :meth:`create_timer` for coroutine callbacks."""
-        return super().create_service(srv_type, srv_name, per_call_context(callback), **kwargs)
+        """Create a service as ``Node`` does; spans it opens are this node's (see create_timer)."""
+        # Node.__init__ creates its parameter services before mtrace_node is set.
+        node = getattr(self, 'mtrace_node', '')
+        return super().create_service(
+            srv_type, srv_name, per_call_context(in_node(callback, node)), **kwargs)
 
     def create_subscription(
         self,
