@@ -37,12 +37,18 @@ os.environ.pop('ROS_STATIC_PEERS', None)
 #: Tests that need the optional OpenTelemetry packages (pinned in requirements.txt, so
 #: always present under `make test`). On a ROS 2 install without them they are not
 #: collected, and the report header says so.
-OPENTELEMETRY_TESTS = ['test_otel_interop.py', 'test_sinks_otlp.py']
+OPENTELEMETRY_TESTS = [
+    'test_otel_interop.py', 'test_sinks_otlp.py', 'test_otel_bridge.py',
+    'test_otel_conventions.py']
 OPENTELEMETRY_MISSING = [
     module for module in ('opentelemetry.sdk', 'opentelemetry.proto', 'grpc')
     if importlib.util.find_spec(module.split('.')[0]) is None
     or importlib.util.find_spec(module) is None]
 collect_ignore = OPENTELEMETRY_TESTS if OPENTELEMETRY_MISSING else []
+if not OPENTELEMETRY_MISSING:
+    # The local OTLP receivers, as fixtures of every test module.
+    from otlp_receiver import otlp_grpc  # noqa: F401
+    from otlp_receiver import otlp_http  # noqa: F401
 
 
 def pytest_report_header(config):

@@ -1,16 +1,12 @@
 """OTLP export: real OTLP/HTTP and OTLP/gRPC endpoints receive mtrace's own ids."""
 
-from concurrent import futures
-import http.server
 import socket
-import threading
 import time
 
 from conftest import publish_until
 from conftest import spin_until
 from conftest import wait_until
 from fan_in import run_fan_in
-import grpc
 from mtrace_msgs.msg import TracedString
 from mtrace_ros import close_sinks
 from mtrace_ros import configure_sinks
@@ -18,78 +14,9 @@ from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.export import spans
 from mtrace_ros.export.otlp import OtlpSink
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
-import pytest
-
-
-class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers['Content-Length']))
-        request = trace_service_pb2.ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        self.server.requests.append((self.path, request))
-        reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/x-protobuf')
-        self.send_header('Content-Length', str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def otlp_http():
-    """Serve OTLP/HTTP on 127.0.0.1; yield the server (``.requests``: (path, request))."""
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _OtlpHttpHandler)
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self):
-        self.requests = []
-
-    def Export(self, request, context):  # noqa: N802 (the service's name)
-        self.requests.append(request)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-@pytest.fixture
-def otlp_grpc():
-    """Serve OTLP/gRPC on 127.0.0.1; yield (port, service with ``.requests``)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    service = _TraceService()
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(service, server)
-    port = server.add_insecure_port('127.0.0.1:0')
-    server.start()
-    yield port, service
-    server.stop(grace=None).wait()
-
-
-def _received_spans(requests):
-    """Return {span id hex: (service name, span)} from ExportTraceServiceRequests."""
-    found = {}
-    for request in requests:
-        for resource_spans in request.resource_spans:
-            resource = {
-                kv.key: kv.value.string_value for kv in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    found[span.span_id.hex()] = (resource['service.name'], span)
-    return found
-
-
-def _attributes(span):
-    return {kv.key: kv.value for kv in span.attributes}
+from otlp_receiver import attributes_of
+from otlp_receiver import received_spans
 
 
 def _check_exported(found, fan_in):
@@ -99,7 +26,7 @@ def _check_exported(found, fan_in):
     assert span.trace_id.hex() == fusion.trace_id
     assert span.parent_span_id.hex() == fusion.parent_span_id
     assert span.name == 'process /image'
-    attributes = _attributes(span)
+    attributes = attributes_of(span)
     assert attributes['messaging.destination.name'].string_value == '/image'
     assert 0 <= attributes['mtrace.latency_ns'].int_value < 10**9
     # The conventions' link to the creation context (also the parent), then the fan-in.
@@ -109,7 +36,7 @@ def _check_exported(found, fan_in):
     root_service, root = found[fusion.parent_span_id]
     assert root_service == 'sensors' and root.parent_span_id == b''
     assert [value.string_value for value in (
-        _attributes(root)['mtrace.published_topics'].array_value.values)] == ['/image']
+        attributes_of(root)['mtrace.published_topics'].array_value.values)] == ['/image']
     _, error = found[failed.span_id]
     assert error.status.code == Status.STATUS_CODE_ERROR
     assert error.status.message == 'corrupt frame'
@@ -120,7 +47,7 @@ def test_otlp_http_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_h
     fan_in = run_fan_in(make_node, executor)
     close_sinks()  # flushes
     assert {path for path, _ in otlp_http.requests} == {'/v1/traces'}
-    _check_exported(_received_spans(request for _, request in otlp_http.requests), fan_in)
+    _check_exported(received_spans(request for _, request in otlp_http.requests), fan_in)
 
 
 def test_otlp_grpc_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_grpc, sinks_closed):
@@ -128,7 +55,7 @@ def test_otlp_grpc_export_keeps_mtrace_ids_and_links(make_node, executor, otlp_g
     configure_sinks(f'otlp-grpc:127.0.0.1:{port}')
     fan_in = run_fan_in(make_node, executor)
     close_sinks()
-    _check_exported(_received_spans(service.requests), fan_in)
+    _check_exported(received_spans(service.requests), fan_in)
 
 
 def _closed_port():

@@ -14,6 +14,7 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 
+from mtrace_ros.analysis.trees import describe_event
 from mtrace_ros.analysis.trees import describe_missed
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import format_ms
@@ -23,6 +24,7 @@ from mtrace_ros.analysis.trees import MissedPublish
 from mtrace_ros.analysis.trees import parent_note
 from mtrace_ros.analysis.trees import Row
 from mtrace_ros.analysis.trees import rows
+from mtrace_ros.analysis.trees import SpanEventMark
 from mtrace_ros.analysis.trees import SpanNode
 from mtrace_ros.analysis.trees import Trace
 from mtrace_ros.core.text import printable
@@ -100,6 +102,8 @@ def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Sc
         f'kind {printable(span.kind)}', f'start {_utc(span.start_ns)}']
     details += [f'publish {printable(publish.topic)}, subscribers: {publish.subscriber_count}'
                 for publish in span.publishes]
+    details += [f'{printable(key)}: {printable(str(value))}'
+                for key, value in span.attributes.items()]
     label = [
         f'<span class="node">{_e(span.node)}</span>',
         f'<span class="topic">{_e(hop_text(span))}</span>',
@@ -131,6 +135,13 @@ def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Sc
 def _other_row(row: Row) -> str:
     if isinstance(row.item, MissedPublish):
         text = f'<span class="missed">{_e(describe_missed(row.item))}</span>'
+    elif isinstance(row.item, SpanEventMark):
+        event = row.item.event
+        hover = '\n'.join(f'{printable(key)}: {printable(str(value))}'
+                          for key, value in event.attributes.items())
+        return (f'<tr class="event" title="{html.escape(hover)}"><td class="label">{_e(row.prefix)}'
+                f'<span class="event">{_e(describe_event(row.item))}</span></td>'
+                '<td class="lane"></td></tr>')
     else:
         linked: LinkedBy = row.item
         text = (

@@ -26,9 +26,11 @@ from typing import Sequence
 from typing import Union
 
 from mtrace_ros.core.text import printable
+from mtrace_ros.export.schema import Event
 from mtrace_ros.export.schema import KIND_ROOT
 from mtrace_ros.export.schema import Link
 from mtrace_ros.export.schema import SpanRecord
+from mtrace_ros.export.schema import STATUS_ERROR
 
 #: Why a span is a top-level entry of its trace although it has a parent id.
 PARENT_MISSING = 'missing'
@@ -47,6 +49,14 @@ class MissedPublish(NamedTuple):
     subscriber_count: int
     #: Made before the collector matched every span publisher: its receivers may be unseen.
     before_collection: bool = False
+
+
+class SpanEventMark(NamedTuple):
+    """An event of a span (``add_event``, an exception), listed under the span."""
+
+    event: Event
+    #: From the span's start to the event.
+    offset_ns: int
 
 
 class LinkedBy(NamedTuple):
@@ -107,7 +117,7 @@ class Trace:
         return ', '.join(parts)
 
 
-Item = Union[SpanNode, MissedPublish, LinkedBy]
+Item = Union[SpanNode, SpanEventMark, MissedPublish, LinkedBy]
 
 
 class Row(NamedTuple):
@@ -228,7 +238,9 @@ def rows(trace: Trace) -> Iterator[Row]:
         yield Row(prefix, depth, item)
         if not isinstance(item, SpanNode):
             continue
-        below: List[Item] = [*item.children, *item.missed, *item.linked_by]
+        span = item.span
+        events = [SpanEventMark(event, event.time_ns - span.start_ns) for event in span.events]
+        below: List[Item] = [*events, *item.children, *item.missed, *item.linked_by]
         deep = depth + 1 > MAX_DRAWN_DEPTH
         for index in reversed(range(len(below))):
             last = index == len(below) - 1
@@ -273,6 +285,8 @@ def describe_span(node: SpanNode, forest: Forest) -> str:
     parts = [printable(span.node), hop_text(span), took, parent_note(node) or '']
     if span.error is not None:
         parts.append('ERROR ' + printable(span.error))
+    elif span.status.code == STATUS_ERROR:
+        parts.append('ERROR ' + printable(span.status.message))
     for link in span.links:
         target = forest.find(link)
         known = '' if target is None else f' ({printable(target.span.node)})'
@@ -291,6 +305,20 @@ def describe_missed(missed: MissedPublish) -> str:
     return f'✗ {printable(missed.topic)}  reached no span ({", ".join(notes)})'
 
 
+#: Event attributes left out of the one-line form (shown in the HTML report's hover text).
+_LONG_ATTRIBUTES = ('exception.stacktrace',)
+_VALUE_CHARS = 80
+
+
+def describe_event(mark: SpanEventMark) -> str:
+    """Return the text of a span event: name, time into the span, attributes."""
+    event = mark.event
+    pairs = [f'{printable(key)}={printable(str(value))[:_VALUE_CHARS]}'
+             for key, value in event.attributes.items() if key not in _LONG_ATTRIBUTES]
+    return '  '.join(
+        [f'• {printable(event.name)}', format_ms(mark.offset_ns, sign=True), *pairs])
+
+
 def describe_linked_by(linked: LinkedBy) -> str:
     """Return the text of an incoming fan-in link."""
     span = linked.span
@@ -307,6 +335,8 @@ def render_text(forest: Forest, traces: Optional[Sequence[Trace]] = None) -> str
                 text = describe_span(row.item, forest)
             elif isinstance(row.item, MissedPublish):
                 text = describe_missed(row.item)
+            elif isinstance(row.item, SpanEventMark):
+                text = describe_event(row.item)
             else:
                 text = describe_linked_by(row.item)
             lines.append(row.prefix + text)
