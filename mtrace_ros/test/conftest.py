@@ -20,9 +20,13 @@ from typing import Dict
 from typing import List
 from typing import Optional
 
+from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros import close_sinks
 from mtrace_ros.export import spans
+from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.schema import SpanRecord
 import pytest
 import rclpy
@@ -237,6 +241,15 @@ def recorded():
     spans.add_sink(sink)
     yield sink.records
     spans.remove_sink(sink)
+
+
+def collect_span_topic(node: Node) -> List[Dict[str, Any]]:
+    """Subscribe ``node`` to the span topic; return the list its records are appended to."""
+    received: List[Dict[str, Any]] = []
+    node.create_subscription(
+        SpanMessage, SPAN_TOPIC,
+        lambda msg: received.append(record_to_dict(record_from_message(msg))), SPAN_QOS)
+    return received
 
 
 @pytest.fixture

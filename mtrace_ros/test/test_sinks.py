@@ -4,11 +4,11 @@ import json
 import threading
 import time
 
+from conftest import collect_span_topic
 from conftest import node_script
 from conftest import publish_until
 from conftest import spin_until
 from conftest import wait_until
-from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_msgs.msg import TracedString
 from mtrace_ros import configure_sinks
 from mtrace_ros import current_trace
@@ -18,10 +18,7 @@ from mtrace_ros.export import configured_sinks
 from mtrace_ros.export import spans
 from mtrace_ros.export.jsonl import JsonLinesSink
 from mtrace_ros.export.processor import QueuedSink
-from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
-from mtrace_ros.export.schema import SPAN_QOS
-from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
 from mtrace_ros.export.topic import TopicSink
@@ -152,11 +149,7 @@ def test_a_slow_sink_drops_and_counts_instead_of_blocking(capfd):
 def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
         make_node, executor, ros_context, sinks_closed):
     collector = make_node(name='collector')
-    received = []
-    collector.create_subscription(
-        SpanMessage, SPAN_TOPIC,
-        lambda msg: received.append(record_to_dict(record_from_message(msg))),
-        SPAN_QOS)
+    received = collect_span_topic(collector)
     sender = make_node(TracedNode, 'sender')
     [sink] = configure_sinks('topic', node=sender)
     assert isinstance(sink, TopicSink)

@@ -2,14 +2,10 @@
 
 import json
 
+from conftest import collect_span_topic
 from conftest import node_script
 from conftest import spin_until
 from conftest import wait_until
-from mtrace_msgs.msg import Span as SpanMessage
-from mtrace_ros.export.schema import record_from_message
-from mtrace_ros.export.schema import record_to_dict
-from mtrace_ros.export.schema import SPAN_QOS
-from mtrace_ros.export.schema import SPAN_TOPIC
 
 #: name -> (subscribes to, publishes on); the root publishes on a timer.
 TREE = {
@@ -54,11 +50,7 @@ def _complete_trace(records):
 
 def test_spans_from_six_processes_rebuild_the_tree(make_node, executor, processes, tmp_path):
     collector = make_node(name='collector')
-    received = []
-    collector.create_subscription(
-        SpanMessage, SPAN_TOPIC,
-        lambda msg: received.append(record_to_dict(record_from_message(msg))),
-        SPAN_QOS)
+    received = collect_span_topic(collector)
     executor.add_node(collector)
     children = _start(processes, tmp_path)
 

@@ -139,7 +139,8 @@ def _other_row(row: Row) -> str:
         event = row.item.event
         hover = '\n'.join(f'{printable(key)}: {printable(str(value))}'
                           for key, value in event.attributes.items())
-        return (f'<tr class="event" title="{html.escape(hover)}"><td class="label">{_e(row.prefix)}'
+        return (f'<tr class="event" title="{html.escape(hover)}">'
+                f'<td class="label">{_e(row.prefix)}'
                 f'<span class="event">{_e(describe_event(row.item))}</span></td>'
                 '<td class="lane"></td></tr>')
     else:

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
 from typing import Dict
 from typing import List
 from typing import Mapping

@@ -56,7 +56,7 @@ class CurrentSpan:
     """
 
     def __init__(self, context: Optional[TraceContext]) -> None:
-        """Bind the handle to the span ``context`` records (``None``: a handle that does nothing)."""
+        """Bind the handle to the span ``context`` records (``None``: a no-op handle)."""
         self._trace = context
 
     @property
