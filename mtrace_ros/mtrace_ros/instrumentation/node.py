@@ -10,6 +10,7 @@ from mtrace_ros.core.sampling import SAMPLE_RATIO_PARAMETER
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_node_sinks
+from mtrace_ros.instrumentation.callbacks import in_node
 from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
