@@ -28,6 +28,7 @@ from harness import Row
 from harness import table_lines
 import latency
 import logging_cost
+import otel_bridge
 import publish_cost
 from rclpy.utilities import get_rmw_implementation_identifier
 from ros_setup import Session
@@ -45,6 +46,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'logging': logging_cost.run,
     'sinks': sinks.run,
     'tasks': task_cost.run,
+    'otel': otel_bridge.run,
 }
 
 
