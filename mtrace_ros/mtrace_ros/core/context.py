@@ -201,12 +201,6 @@ def _load_bridge() -> Any:
     return bridge
 
 
-def reset_bridge() -> None:
-    """Look for OpenTelemetry again at the next attach (after ``MTRACE_OTEL_BRIDGE`` changed)."""
-    global _bridge
-    _bridge = None
-
-
 def attach(context: Optional[TraceContext]) -> Any:
     """Make ``context`` the active one; pass the token to :func:`detach` when done."""
     token = _CURRENT.set(context)
@@ -217,14 +211,14 @@ def attach(context: Optional[TraceContext]) -> Any:
         bridge = _load_bridge()
         if not bridge:
             return token
-    return token, bridge.attach(context)
+    return token, bridge, bridge.attach(context)
 
 
 def detach(token: Any) -> None:
     """Restore the context that was active before the matching :func:`attach`."""
     if type(token) is tuple:
-        token, otel_token = token
-        _bridge.detach(otel_token)
+        token, bridge, otel_token = token
+        bridge.detach(otel_token)
     _CURRENT.reset(token)
 
 
