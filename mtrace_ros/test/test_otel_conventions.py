@@ -201,4 +201,5 @@ def test_at_100_spans_per_second_an_otlp_sink_batches_50_spans_per_request(otlp_
         spans.remove_sink(sink)
         sink.close()
     assert set(_decoded(otlp_http.requests)) == set(ended)
-    assert len(otlp_http.requests) <= len(ended) / 50 + 1, len(otlp_http.requests)
+    requests = len(otlp_http.requests)
+    assert requests <= len(ended) / 50 + 1, f'{requests} requests for {len(ended)} spans'
