@@ -1,5 +1,7 @@
 """Head sampling: a ratio decided from the trace id at the root, followed by every hop."""
 
+import logging
+
 from conftest import publish_until
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
@@ -80,8 +82,8 @@ def test_bad_settings_are_refused_with_their_name(sampler, monkeypatch):
         sampler()
 
 
-def test_unsampled_traces_keep_ids_in_headers_but_record_no_spans(
-        make_node, executor, sampler, recorded):
+def test_unsampled_traces_keep_ids_in_headers_and_logs_but_record_no_spans(
+        make_node, executor, sampler, recorded, caplog):
     # The parameter override, read without declaring it, wins over the environment.
     sender = make_node(TracedNode, 'a', parameter_overrides=[
         Parameter(sampling.SAMPLE_RATIO_PARAMETER, value=0.0)])
@@ -89,8 +91,10 @@ def test_unsampled_traces_keep_ids_in_headers_but_record_no_spans(
     receiver = make_node(TracedNode, 'b', parameter_overrides=[
         Parameter(sampling.SAMPLE_RATIO_PARAMETER, value=0.0)])
     seen = []
-    receiver.create_subscription(
-        TracedString, 'hop', lambda msg: seen.append((msg.header, current_trace())), 10)
+    def on_message(msg):
+        logging.getLogger('sampling_test').warning('handled')
+        seen.append((msg.header, current_trace()))
+    receiver.create_subscription(TracedString, 'hop', on_message, 10)
     publisher = sender.create_publisher(TracedString, 'hop', 10)
     executor.add_node(receiver)
     executor.add_node(sender)
@@ -102,6 +106,9 @@ def test_unsampled_traces_keep_ids_in_headers_but_record_no_spans(
     header, hop = seen[0]
     assert header.flags == 0 and bytes(header.trace_id).hex() == hop.trace_id
     assert not hop.sampled and hop.traceparent.endswith('-00')
+    [line] = [one for one in caplog.records if one.name == 'sampling_test'][:1]
+    assert (line.trace_id, line.span_id, line.otelTraceSampled) == (
+        hop.trace_id, hop.span_id, False)
     assert recorded == []
 
 

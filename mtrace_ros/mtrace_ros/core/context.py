@@ -29,6 +29,7 @@ from typing import Dict
 from typing import Optional
 
 from mtrace_ros.core import ids
+from mtrace_ros.core.settings import ENV_OTEL_BRIDGE
 from mtrace_ros.core.settings import switched_on
 
 #: W3C trace flag: spans of this trace are recorded.
@@ -178,8 +179,6 @@ def current_trace() -> Optional[TraceContext]:
     return _CURRENT.get()
 
 
-#: Switches the OpenTelemetry bridge off when ``0``, ``false``, ``no`` or ``off``.
-ENV_OTEL_BRIDGE = 'MTRACE_OTEL_BRIDGE'
 _OTEL_MODULE = 'opentelemetry.context'
 _BRIDGE_MODULE = 'mtrace_ros.instrumentation.otel_context'
 # None: OpenTelemetry not seen yet; False: bridge off; else the bridge module.

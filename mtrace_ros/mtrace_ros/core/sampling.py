@@ -27,9 +27,9 @@ import time
 from typing import Any
 from typing import Optional
 
-ENV_SAMPLE_RATIO = 'MTRACE_SAMPLE_RATIO'
-SAMPLE_RATIO_PARAMETER = 'mtrace.sample_ratio'
-ENV_SPAN_RATE_LIMIT = 'MTRACE_SPAN_RATE_LIMIT'
+from mtrace_ros.core.settings import ENV_SAMPLE_RATIO
+from mtrace_ros.core.settings import ENV_SPAN_RATE_LIMIT
+from mtrace_ros.core.settings import SAMPLE_RATIO_PARAMETER
 
 _ID_SPACE = 1 << 64
 _logger = logging.getLogger(__name__)

@@ -69,3 +69,14 @@ def node_setting(node: Any, name: str) -> Any:
         return node.get_parameter(name).value
     override = getattr(node, '_parameter_overrides', {}).get(name)
     return None if override is None else override.value
+
+
+#: Share of new traces whose spans are recorded, 0 to 1 (see :mod:`mtrace_ros.core.sampling`).
+ENV_SAMPLE_RATIO = 'MTRACE_SAMPLE_RATIO'
+#: The node parameter override of ``MTRACE_SAMPLE_RATIO`` (it wins).
+SAMPLE_RATIO_PARAMETER = 'mtrace.sample_ratio'
+#: Most new traces sampled per second in a process (default: no limit).
+ENV_SPAN_RATE_LIMIT = 'MTRACE_SPAN_RATE_LIMIT'
+#: ``0``, ``false``, ``no`` or ``off`` switches the OpenTelemetry bridge off
+#: (see :mod:`mtrace_ros.instrumentation.otel_context`).
+ENV_OTEL_BRIDGE = 'MTRACE_OTEL_BRIDGE'

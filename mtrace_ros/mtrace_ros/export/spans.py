@@ -264,16 +264,14 @@ def open_span(
 
     The one way every path starts a span. The span is recorded (the
     context's ``span``) when a sink is registered and the trace is sampled;
-    end it with :func:`end_span`.
+    end it with :func:`end_span`. Without ``parent``, an active OpenTelemetry
+    span (see :mod:`mtrace_ros.instrumentation.otel_context`) is continued;
+    otherwise a new trace starts, and its sampling decision is made here,
+    once (:mod:`mtrace_ros.core.sampling`). Children follow the parent's flag.
 
     :param kind: what the span is (:data:`KIND_ROOT`, :data:`KIND_RECEIVE`, ...).
     :param parent: the span this one continues: the publisher's context read
         from a message, an outside caller's, or ``None`` for a new trace.
-    Without ``parent``, a span of an active OpenTelemetry span (see
-    :mod:`mtrace_ros.instrumentation.otel_context`) continues that trace;
-    otherwise a new trace starts, and its sampling decision is made here,
-    once (:mod:`mtrace_ros.core.sampling`). Children follow the parent's flag.
-
     :param node: the node the span runs in ('' : the TracedNode whose timer
         or service runs now, else the active span's, else the first traced
         publisher's).
@@ -285,15 +283,16 @@ def open_span(
         parent = otel_parent()
     if parent is None:
         trace_id = new_trace_id()
-        flags = FLAG_SAMPLED if sampling.sample_root(trace_id) else 0
-        span = None
-        if _sinks and flags:
-            span = Span(node or _default_node(), topic, kind, latency_ns, name)
-        context = TraceContext(trace_id, new_span_id(), None, flags, span=span)
+        sampled = sampling.sample_root(trace_id)
     else:
-        span = None
-        if _sinks and parent.sampled:
-            span = Span(node or _default_node(), topic, kind, latency_ns, name)
+        sampled = parent.sampled
+    span = None
+    if _sinks and sampled:
+        span = Span(node or _default_node(), topic, kind, latency_ns, name)
+    if parent is None:
+        context = TraceContext(
+            trace_id, new_span_id(), None, FLAG_SAMPLED if sampled else 0, span=span)
+    else:
         context = parent.child(span=span)
     if span is not None:
         span.context = context

@@ -6,8 +6,8 @@ from typing import Type
 from typing import Union
 
 from mtrace_ros.core.sampling import configure_node_sampling
-from mtrace_ros.core.sampling import SAMPLE_RATIO_PARAMETER
 from mtrace_ros.core.settings import node_setting
+from mtrace_ros.core.settings import SAMPLE_RATIO_PARAMETER
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_node_sinks
 from mtrace_ros.instrumentation.callbacks import in_node
