@@ -91,6 +91,7 @@ def test_unsampled_traces_keep_ids_in_headers_and_logs_but_record_no_spans(
     receiver = make_node(TracedNode, 'b', parameter_overrides=[
         Parameter(sampling.SAMPLE_RATIO_PARAMETER, value=0.0)])
     seen = []
+
     def on_message(msg):
         logging.getLogger('sampling_test').warning('handled')
         seen.append((msg.header, current_trace()))
