@@ -44,10 +44,19 @@ os.environ.pop('ROS_STATIC_PEERS', None)
 OPENTELEMETRY_TESTS = [
     'test_otel_interop.py', 'test_sinks_otlp.py', 'test_otel_bridge.py',
     'test_otel_conventions.py']
+
+
+def _missing(module: str) -> bool:
+    try:
+        return (importlib.util.find_spec(module.split('.')[0]) is None
+                or importlib.util.find_spec(module) is None)
+    except ImportError:  # a blocked or broken install
+        return True
+
+
 OPENTELEMETRY_MISSING = [
     module for module in ('opentelemetry.sdk', 'opentelemetry.proto', 'grpc')
-    if importlib.util.find_spec(module.split('.')[0]) is None
-    or importlib.util.find_spec(module) is None]
+    if _missing(module)]
 collect_ignore = OPENTELEMETRY_TESTS if OPENTELEMETRY_MISSING else []
 if not OPENTELEMETRY_MISSING:
     # The local OTLP receivers, as fixtures of every test module.

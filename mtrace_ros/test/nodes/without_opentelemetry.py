@@ -7,22 +7,12 @@ ROS install without it. Prints one JSON object.
     without_opentelemetry.py SPANS_JSONL
 """
 
-import importlib.abc
 import json
 import sys
 import time
 
-
-class NoOpenTelemetry(importlib.abc.MetaPathFinder):
-    """Refuse ``opentelemetry`` and its submodules."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == 'opentelemetry' or name.startswith('opentelemetry.'):
-            raise ModuleNotFoundError(f'No module named {name!r} (blocked)', name=name)
-        return None
-
-
-sys.meta_path.insert(0, NoOpenTelemetry())
+# Blocks OpenTelemetry before anything below is imported (the module is next to this script).
+__import__('no_opentelemetry').block()
 
 from mtrace_msgs.msg import TracedString  # noqa: E402 (after the blocker)
 import mtrace_ros  # noqa: E402
