@@ -1,6 +1,7 @@
 # mtrace: one-command setup, build, demo and tests.
 #
 #   make demo   create the environment if missing, build, run the demo tree
+#               (RECORD=DIR also records it into the rosbag2 directory DIR)
 #   make test   create the environment if missing, build, run every test
 #   make bench  measure what tracing costs against plain rclpy (under 3 minutes)
 #   make soak   run the demo tree for SOAK_DURATION s: trace ids, coverage, flat memory
@@ -83,7 +84,8 @@ $(BUILD_BASE)/.mtrace_ros.stamp: $(BUILD_BASE)/.mtrace_msgs.stamp $(ROS_SOURCES)
 build: $(BUILD_BASE)/.mtrace_ros.stamp
 
 demo: build
-	$(ACTIVATE) && python3 -m mtrace_ros.demo.run --duration $(DURATION) --rate $(RATE)
+	$(ACTIVATE) && python3 -m mtrace_ros.demo.run --duration $(DURATION) --rate $(RATE) \
+		$(if $(RECORD),--record $(RECORD))
 
 test: build
 	$(ACTIVATE) && $(COLCON) test $(COLCON_PACKAGES) --packages-select mtrace_ros \

@@ -14,6 +14,8 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 
+from mtrace_ros.analysis.notes import NO_NOTES
+from mtrace_ros.analysis.notes import Notes
 from mtrace_ros.analysis.trees import describe_event
 from mtrace_ros.analysis.trees import describe_missed
 from mtrace_ros.analysis.trees import Forest
@@ -21,6 +23,7 @@ from mtrace_ros.analysis.trees import format_ms
 from mtrace_ros.analysis.trees import hop_text
 from mtrace_ros.analysis.trees import LinkedBy
 from mtrace_ros.analysis.trees import MissedPublish
+from mtrace_ros.analysis.trees import note_prefix
 from mtrace_ros.analysis.trees import parent_note
 from mtrace_ros.analysis.trees import Row
 from mtrace_ros.analysis.trees import rows
@@ -53,6 +56,8 @@ tr.orphan .run { background: repeating-linear-gradient(45deg, #3b73c4 0 4px, #9b
 .linked { color: #555; }
 .topic { color: #2a6b2a; }
 .took { color: #777; }
+.note { color: #555; font-size: 12px; }
+.trace-note { color: #8a5a00; margin: .2em 0; }
 .scale { position: relative; height: 1.2em; color: #777; font-size: 11px; }
 .scale span { position: absolute; transform: translateX(-50%); }
 .legend span { display: inline-block; margin-right: 1.2em; }
@@ -151,7 +156,7 @@ def _other_row(row: Row) -> str:
     return f'<tr><td class="label">{_e(row.prefix)}{text}</td><td class="lane"></td></tr>'
 
 
-def _trace_section(trace: Trace, forest: Forest) -> str:
+def _trace_section(trace: Trace, forest: Forest, notes: Notes) -> str:
     scale = _Scale(trace)
     lines = [
         f'<details class="trace" id="trace-{trace.trace_id}" open>',
@@ -162,9 +167,15 @@ def _trace_section(trace: Trace, forest: Forest) -> str:
     for row in rows(trace):
         if isinstance(row.item, SpanNode):
             lines.append(_span_row(row, row.item, trace, forest, scale))
+            lines += [
+                f'<tr class="note"><td class="label">{_e(note_prefix(row))}{_e(note)}</td>'
+                '<td class="lane"></td></tr>'
+                for note in notes.for_span(trace.trace_id, row.item.span.span_id)]
         else:
             lines.append(_other_row(row))
-    lines.append('</table></details>')
+    lines.append('</table>')
+    lines += [f'<p class="trace-note">{_e(note)}</p>' for note in notes.for_trace(trace.trace_id)]
+    lines.append('</details>')
     return '\n'.join(lines)
 
 
@@ -173,6 +184,7 @@ def render_html(
     traces: Optional[Sequence[Trace]] = None,
     *,
     title: str = 'mtrace traces',
+    notes: Notes = NO_NOTES,
 ) -> str:
     """
     Return a complete HTML page picturing ``traces`` (default: all of ``forest``).
@@ -180,6 +192,7 @@ def render_html(
     :param forest: every trace read, so that links to unselected traces resolve.
     :param traces: the traces to draw.
     :param title: the page title (escaped).
+    :param notes: lines to show under spans (log lines) and traces (from a recording).
     """
     chosen = forest.traces if traces is None else traces
     span_count = sum(len(trace.nodes) for trace in chosen)
@@ -194,6 +207,6 @@ def render_html(
         '<span><i class="run failed"></i>ended with an error</span>'
         '<span class="missed">✗ publish that reached no span</span></p>',
     ]
-    body += [_trace_section(trace, forest) for trace in chosen]
+    body += [_trace_section(trace, forest, notes) for trace in chosen]
     body.append('</body></html>\n')
     return '\n'.join(body)

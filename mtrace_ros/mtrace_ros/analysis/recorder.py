@@ -60,7 +60,7 @@ def collect(
     stop = threading.Event()
     context = Context()
     rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
-    restore = _stop_on_signals(stop)
+    restore = stop_on_signals(stop)
     written = 0
 
     def write(record: dict) -> None:
@@ -111,7 +111,7 @@ def _warn_incompatible(event: object) -> None:
         file=sys.stderr)
 
 
-def _stop_on_signals(stop: threading.Event):
+def stop_on_signals(stop: threading.Event):
     """Make SIGINT and SIGTERM set ``stop``; return the function that undoes it."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None

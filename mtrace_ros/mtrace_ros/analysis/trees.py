@@ -25,6 +25,8 @@ from typing import Optional
 from typing import Sequence
 from typing import Union
 
+from mtrace_ros.analysis.notes import NO_NOTES
+from mtrace_ros.analysis.notes import Notes
 from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import Event
 from mtrace_ros.export.schema import KIND_ROOT
@@ -325,20 +327,40 @@ def describe_linked_by(linked: LinkedBy) -> str:
     return f'↪ linked by {printable(span.node)} in {linked.trace_id}/{span.span_id}'
 
 
-def render_text(forest: Forest, traces: Optional[Sequence[Trace]] = None) -> str:
-    """Return the indented trees of ``traces`` (default: all), a blank line between traces."""
+def note_prefix(row: Row) -> str:
+    """Return the branch drawing of the lines noted under a span's row (above its children)."""
+    node = row.item
+    assert isinstance(node, SpanNode)
+    above = row.prefix[:-3] + ('│  ' if row.prefix.endswith('├─ ') else '   ' * bool(row.prefix))
+    below = node.children or node.missed or node.linked_by
+    return above + ('│  ' if below else '   ') + '· '
+
+
+def render_text(
+    forest: Forest, traces: Optional[Sequence[Trace]] = None, notes: Notes = NO_NOTES,
+) -> str:
+    """
+    Return the indented trees of ``traces`` (default: all), a blank line between traces.
+
+    :param notes: lines to show under spans (log lines) and traces (from a recording).
+    """
     blocks = []
     for trace in forest.traces if traces is None else traces:
         lines = [f'trace {trace.trace_id}  ({trace.summary()})']
         for row in rows(trace):
             if isinstance(row.item, SpanNode):
                 text = describe_span(row.item, forest)
-            elif isinstance(row.item, MissedPublish):
+                lines.append(row.prefix + text)
+                lines += [note_prefix(row) + printable(note) for note in notes.for_span(
+                    trace.trace_id, row.item.span.span_id)]
+                continue
+            if isinstance(row.item, MissedPublish):
                 text = describe_missed(row.item)
             elif isinstance(row.item, SpanEventMark):
                 text = describe_event(row.item)
             else:
                 text = describe_linked_by(row.item)
             lines.append(row.prefix + text)
+        lines += ['! ' + printable(note) for note in notes.for_trace(trace.trace_id)]
         blocks.append('\n'.join(lines) + '\n')
     return '\n'.join(blocks)

@@ -1,7 +1,8 @@
 """
 The ``mtrace`` command: thin verbs over :mod:`mtrace_ros.analysis`.
 
-``mtrace collect`` records the span topic, ``mtrace tree`` and ``mtrace
-html`` show the traces of a span file. Each verb is one module with
+``mtrace collect`` records the span topic, ``mtrace record`` a rosbag2 recording,
+``mtrace tree`` and ``mtrace html`` show the traces of a span file or a recording.
+Each verb is one module with
 ``add_arguments`` and ``main``; :mod:`.main` dispatches.
 """

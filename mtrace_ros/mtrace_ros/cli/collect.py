@@ -13,17 +13,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '-o', '--output', metavar='FILE', default='-',
         help='file to write (replaced if it exists); default: stdout')
     parser.add_argument(
-        '--duration', metavar='SEC', type=_positive(float), default=None,
+        '--duration', metavar='SEC', type=positive(float), default=None,
         help='stop after SEC seconds')
     parser.add_argument(
-        '--count', metavar='N', type=_positive(int), default=None,
+        '--count', metavar='N', type=positive(int), default=None,
         help='stop after N spans')
     parser.epilog = (
         f'Reads {SPAN_TOPIC}. Stops on Ctrl-C or SIGTERM. '
         'ROS arguments go after --ros-args, e.g. --ros-args -r __node:=collector')
 
 
-def _positive(kind: type):
+def positive(kind: type):
+    """Return an argparse type: a number of ``kind`` above 0."""
     def parse(text: str):
         value = kind(text)
         if not value > 0:

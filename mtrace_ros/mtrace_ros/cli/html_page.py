@@ -18,12 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Write the page; return 1 if there was no trace to draw."""
-    forest, traces = load_traces(args, 'html')
+    forest, traces, notes = load_traces(args, 'html')
     if not traces:
         print('mtrace html: no trace to show', file=sys.stderr)
         return 1
     name = os.path.basename(args.file) if args.file != '-' else 'stdin'
-    page = render_html(forest, traces, title=f'mtrace: {name}')
+    page = render_html(forest, traces, title=f'mtrace: {name}', notes=notes)
     if args.output == '-':
         sys.stdout.write(page)
         return 0

@@ -1,4 +1,4 @@
-"""``mtrace``: collect spans; rebuild traces as text trees or an HTML page; measure latency."""
+"""``mtrace``: collect or record traces; trees, an HTML page, latency statistics."""
 
 import argparse
 import os
@@ -8,11 +8,13 @@ from typing import Optional
 
 from mtrace_ros.cli import collect
 from mtrace_ros.cli import html_page
+from mtrace_ros.cli import record
 from mtrace_ros.cli import stats
 from mtrace_ros.cli import tree
 from rclpy.utilities import remove_ros_args
 
-VERBS = {'collect': collect, 'tree': tree, 'html': html_page, 'stats': stats}
+VERBS = {
+    'collect': collect, 'record': record, 'tree': tree, 'html': html_page, 'stats': stats}
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the statistics of the selected traces; return 1 if there was no trace."""
-    forest, traces = load_traces(args, 'stats')
+    forest, traces, _ = load_traces(args, 'stats')
     if not traces:
         print('mtrace stats: no trace to measure', file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Print traces as indented trees: node, topic, per-hop latency, time taken."""
+"""Print traces as indented trees: node, topic, per-hop latency, time taken, log lines."""
 
 import argparse
 import sys
@@ -15,9 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the selected traces' trees; return 1 if there was none to print."""
-    forest, traces = load_traces(args, 'tree')
+    forest, traces, notes = load_traces(args, 'tree')
     if not traces:
         print('mtrace tree: no trace to show', file=sys.stderr)
         return 1
-    sys.stdout.write(render_text(forest, traces))
+    sys.stdout.write(render_text(forest, traces, notes))
     return 0

@@ -80,3 +80,19 @@ ENV_SPAN_RATE_LIMIT = 'MTRACE_SPAN_RATE_LIMIT'
 #: ``0``, ``false``, ``no`` or ``off`` switches the OpenTelemetry bridge off
 #: (see :mod:`mtrace_ros.instrumentation.otel_context`).
 ENV_OTEL_BRIDGE = 'MTRACE_OTEL_BRIDGE'
+
+
+#: What a traced callback does with a message played back from a recording
+#: (published by rosbag2's player node): ``link`` (the default) starts a new
+#: trace linked to the recorded one, ``continue`` continues the recorded trace.
+ENV_REPLAY = 'MTRACE_REPLAY'
+REPLAY_LINK = 'link'
+REPLAY_CONTINUE = 'continue'
+#: The node name of ``ros2 bag play`` (rosbag2's player), by which replays are recognized.
+PLAYER_NODE_NAME = 'rosbag2_player'
+
+
+def replay_mode() -> str:
+    """Return :data:`REPLAY_CONTINUE` if ``MTRACE_REPLAY=continue``, else :data:`REPLAY_LINK`."""
+    value = os.environ.get(ENV_REPLAY, REPLAY_LINK).strip().lower()
+    return REPLAY_CONTINUE if value == REPLAY_CONTINUE else REPLAY_LINK

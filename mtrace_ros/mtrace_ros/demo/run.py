@@ -103,12 +103,14 @@ def _command(spec: DemoNode, rate: float) -> List[str]:
 def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
              out: TextIO = sys.stdout,
              on_started: Optional[Callable[[List[NodeProcess]], None]] = None,
+             span_topic: bool = False,
              ) -> List[NodeProcess]:
     """
     Run every node for ``duration_sec`` (or until Ctrl-C); return the stopped processes.
 
     ``on_started`` is called once every process is started, so that a caller
-    (the soak run) can watch them while they run.
+    (the soak run) can watch them while they run. With ``span_topic``, spans
+    also go to the span topic (for a recording).
     """
     out_lock = threading.Lock()
     processes: List[NodeProcess] = []
@@ -121,7 +123,8 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
         for spec in reversed(NODES):
             index = NODES.index(spec) + 1
             env = dict(os.environ, PYTHONUNBUFFERED='1', **{ENV_RUNNER_FD: str(watched)})
-            env.setdefault('MTRACE_SINKS', f'jsonl:{spans_dir / spec.name}.jsonl')
+            sinks = f'jsonl:{spans_dir / spec.name}.jsonl' + (',topic' if span_topic else '')
+            env.setdefault('MTRACE_SINKS', sinks)
             processes.append(NodeProcess(
                 spec, index, _command(spec, rate), env, out, out_lock, pass_fds=(watched,)))
         if on_started is not None:
@@ -222,15 +225,51 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='seconds to run before stopping every node (default: 10)')
     parser.add_argument('--rate', type=float, default=DEFAULT_RATE_HZ,
                         help=f'traces per second started by the root (default: {DEFAULT_RATE_HZ})')
+    parser.add_argument('--record', metavar='DIR', default=None,
+                        help='record the run (span topic on) into the rosbag2 directory DIR')
     args = parser.parse_args(argv)
     problem = rate_problem(args.rate)
     if problem is not None:
         print(f'mtrace demo: --rate: {problem}', file=sys.stderr)
         return 2
+    recorder = None if args.record is None else start_recorder(args.record)
     with tempfile.TemporaryDirectory(prefix='mtrace-demo-') as spans_dir:
-        processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir))
+        processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir),
+                             span_topic=recorder is not None)
         summarize(processes, pathlib.Path(spans_dir), sys.stdout)
-    return 0 if all(p.stopped_cleanly for p in processes) else 1
+    recorded = recorder is None or stop_recorder(recorder, args.record)
+    return 0 if recorded and all(p.stopped_cleanly for p in processes) else 1
+
+
+def start_recorder(directory: str) -> subprocess.Popen:
+    """Start ``mtrace record -o DIR`` and wait until it records the span topic and /rosout."""
+    recorder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys; from mtrace_ros.cli.main import main; '
+         'sys.exit(main())', 'record', '-o', directory],
+        stderr=subprocess.PIPE, text=True, process_group=0)
+    for line in recorder.stderr:
+        sys.stderr.write(line)
+        if 'recording /rosout' in line or 'exists already' in line:
+            break
+    threading.Thread(target=lambda: sys.stderr.writelines(recorder.stderr), daemon=True).start()
+    return recorder
+
+
+def stop_recorder(recorder: subprocess.Popen, directory: str) -> bool:
+    """Stop the recorder as Ctrl-C would; say how to open the recording; return whether it did."""
+    time.sleep(0.5)  # the last spans are still on their way
+    recorder.send_signal(signal.SIGINT)
+    try:
+        recorder.wait(STOP_TIMEOUT_SEC)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+        recorder.wait()
+    if recorder.returncode != 0:
+        print(f'mtrace record exited with code {recorder.returncode}', file=sys.stderr)
+        return False
+    print(f'\n=== recorded into {directory} (rosbag2, MCAP); open it with:\n'
+          f'    mtrace tree {directory}\n    mtrace html {directory} -o traces.html')
+    return True
 
 
 if __name__ == '__main__':

@@ -37,6 +37,7 @@ from mtrace_ros.core.context import detach
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
+from mtrace_ros.instrumentation.replay import ReplayDetector
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.envelope import EnvelopeError
 from rclpy.impl.rcutils_logger import RcutilsLogger
@@ -53,6 +54,13 @@ _PLAUSIBLE_LATENCY_NS = 3600 * 1_000_000_000
 
 # Returns (the TracedHeader, the value handed to the user callback).
 Unpack = Callable[[Any], Tuple[Any, Any]]
+
+# What rclpy sees of a wrapper that needs the MessageInfo its user callback does not take.
+_MESSAGE_AND_INFO = inspect.Signature([
+    inspect.Parameter('msg', inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter('info', inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+_REPLAYED = ('messages played back from a recording (rosbag2_player): each starts a new '
+             'trace linked to the recorded one (MTRACE_REPLAY=continue continues it)')
 
 
 class ContextBoundCoroutine:
@@ -173,10 +181,13 @@ def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
 
 def _make_enter(
     unpack: Unpack, node_name: str, topic: str, logger: RcutilsLogger, tracing: bool,
-) -> Callable[[Any], Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]]:
+    replay: Optional[ReplayDetector],
+) -> Callable[..., Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]]:
     """Return the per-message step shared by sync and coroutine wrappers."""
 
-    def enter(received: Any) -> Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]:
+    def enter(
+        received: Any, info: Tuple[Any, ...],
+    ) -> Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]:
         try:
             header, msg = unpack(received)
         except EnvelopeError as ex:
@@ -194,6 +205,12 @@ def _make_enter(
             if parent is None:
                 kind += '; starting a new trace for each such message'
             notices.report(logger, topic, kind, problem.detail)
+        if parent is not None and replay is not None and info and replay.from_player(info[0]):
+            notices.report(logger, topic, _REPLAYED)
+            context = spans.open_span(spans.KIND_RECEIVE, None, node=node_name, topic=topic)
+            if context.span is not None:
+                context.span.add_link(parent)
+            return context, msg, context.span
         latency = None
         if parent is not None and spans.recording():
             latency = _latency_ns(header, time.time_ns())
@@ -212,6 +229,7 @@ def traced_callback(
     topic: str,
     logger: RcutilsLogger,
     tracing: bool = True,
+    replay: Optional[ReplayDetector] = None,
 ) -> Callable[..., Any]:
     """
     Return a subscription callback that runs ``callback`` in each message's trace.
@@ -223,37 +241,42 @@ def traced_callback(
     :param topic: the resolved topic name, for spans and warnings.
     :param logger: where problems with received messages are reported.
     :param tracing: ``False`` only unpacks (tracing switched off).
+    :param replay: recognizes played-back messages, which then start a new
+        trace linked to the recorded one (the wrapper then takes the
+        ``MessageInfo``, and hands it on only to a callback that takes it).
     """
-    enter = _make_enter(unpack, node_name, topic, logger, tracing)
+    enter = _make_enter(unpack, node_name, topic, logger, tracing, replay)
+    needs_info = replay is not None and not _takes_info(callback)
+    handed = 0 if needs_info else None
 
     if inspect.iscoroutinefunction(callback):
         @functools.wraps(callback)
         async def run_coroutine_traced(received: Any, *info: Any) -> Any:
-            entered = enter(received)
+            entered = enter(received, info)
             if entered is None:
                 return None
             context, msg, span = entered
             error = None
             try:
-                return await bind_coroutine(callback(msg, *info), context)
+                return await bind_coroutine(callback(msg, *info[:handed]), context)
             except BaseException as ex:
                 error = ex
                 raise
             finally:
                 if span is not None:
                     spans.end(span, error)
-        return _mark(run_coroutine_traced)
+        return _mark(_with_signature(run_coroutine_traced, needs_info))
 
     @functools.wraps(callback)
     def run_traced(received: Any, *info: Any) -> Any:
-        entered = enter(received)
+        entered = enter(received, info)
         if entered is None:
             return None
         context, msg, span = entered
         error = None
         token = attach(context)
         try:
-            return callback(msg, *info)
+            return callback(msg, *info[:handed])
         except BaseException as ex:
             error = ex
             raise
@@ -261,7 +284,23 @@ def traced_callback(
             detach(token)
             if span is not None:
                 spans.end(span, error)
-    return _mark(run_traced)
+    return _mark(_with_signature(run_traced, needs_info))
+
+
+def _takes_info(callback: Callable[..., Any]) -> bool:
+    """Return whether rclpy hands ``callback`` a ``MessageInfo`` (it needs two arguments)."""
+    try:
+        inspect.signature(callback).bind(object())
+    except TypeError:
+        return True
+    return False
+
+
+def _with_signature(wrapper: F, needs_info: bool) -> F:
+    """Make rclpy hand ``wrapper`` the ``MessageInfo`` if it needs it (:func:`traced_callback`)."""
+    if needs_info:
+        wrapper.__signature__ = _MESSAGE_AND_INFO  # type: ignore[attr-defined]
+    return wrapper
 
 
 def is_wrapped(callback: Callable[..., Any]) -> bool:

@@ -14,6 +14,7 @@ from mtrace_ros.instrumentation.callbacks import in_node
 from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
+from mtrace_ros.instrumentation.publisher import watched
 from mtrace_ros.instrumentation.subscription import header_callback
 from mtrace_ros.instrumentation.tasks import per_call_context
 from mtrace_ros.wire.message_types import header_field
@@ -66,8 +67,9 @@ class TracedNode(Node):
         """Create a publisher as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
         if header_field(msg_type) is not None and tracing_enabled():
             publisher_class = publisher_class_for(TracedPublisher, publisher_class)
-        return super().create_publisher(
+        publisher = super().create_publisher(
             msg_type, topic, qos_profile, publisher_class=publisher_class, **kwargs)
+        return watched(self, publisher) if isinstance(publisher, TracedPublisher) else publisher
 
     def create_timer(
         self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any,

@@ -23,6 +23,7 @@ from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.export.registry import configure_from_environment
+from mtrace_ros.instrumentation.layout_check import LayoutWatch
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.message_types import header_field
@@ -59,6 +60,9 @@ def _publish_in_trace(
     publisher: Any, header: Any, send: Callable[[Any], None], msg: Any,
 ) -> None:
     """Fill ``header`` from the publish's context, ``send(msg)``, end a root it opened."""
+    layout = publisher.mtrace_layout
+    if layout is not None:
+        layout.maybe_check()
     context, root = _publish_context(publisher)
     try:
         traced_header.inject(header, context)
@@ -90,6 +94,8 @@ class TracedPublisher(Publisher[MsgT]):
         #: The resolved topic name and the node's logger name, read once (C calls).
         self.mtrace_topic = self.topic_name
         self.mtrace_node = self.logger_name
+        #: Looks for peers with another layout of the type; set by the factories.
+        self.mtrace_layout: Optional[LayoutWatch] = None
 
     def publish(self, msg: Union[MsgT, bytes]) -> None:
         """
@@ -125,6 +131,8 @@ class EnvelopePublisher(Publisher[TracedEnvelope]):
         self.tracing = True
         self.mtrace_topic = self.topic_name
         self.mtrace_node = self.logger_name
+        #: Looks for peers with another layout of the type; set by the factories.
+        self.mtrace_layout: Optional[LayoutWatch] = None
 
     def publish(self, msg: Any) -> None:
         """
@@ -181,12 +189,19 @@ def create_traced_publisher(
         if not tracing_enabled():
             return node.create_publisher(
                 msg_type, topic, qos_profile, publisher_class=user_class, **kwargs)
-        return node.create_publisher(
+        return watched(node, node.create_publisher(
             msg_type, topic, qos_profile,
-            publisher_class=publisher_class_for(TracedPublisher, user_class), **kwargs)
+            publisher_class=publisher_class_for(TracedPublisher, user_class), **kwargs))
     publisher = node.create_publisher(
         TracedEnvelope, topic, qos_profile,
         publisher_class=publisher_class_for(EnvelopePublisher, user_class), **kwargs)
     publisher.payload_type = msg_type
     publisher.tracing = tracing_enabled()
+    return watched(node, publisher) if publisher.tracing else publisher
+
+
+def watched(node: Node, publisher: Any) -> Any:
+    """Give a traced publisher its layout check (once: a TracedNode may have given it)."""
+    if publisher.mtrace_layout is None:
+        publisher.mtrace_layout = LayoutWatch(node, publisher.mtrace_topic)
     return publisher

@@ -8,15 +8,19 @@ object is rclpy's own ``Subscription``.
 
 from typing import Any
 from typing import Callable
+from typing import Optional
 from typing import Tuple
 from typing import Type
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
+from mtrace_ros.core.settings import REPLAY_LINK
+from mtrace_ros.core.settings import replay_mode
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_from_environment
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
+from mtrace_ros.instrumentation.replay import ReplayDetector
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire.message_types import header_field
 from rclpy.node import Node
@@ -62,6 +66,11 @@ def _resolved(node: Node, topic: str) -> str:
         return topic
 
 
+def _replay_detector(node: Node, topic: str) -> Optional[ReplayDetector]:
+    """Return the detector of played-back messages, unless ``MTRACE_REPLAY=continue``."""
+    return ReplayDetector(node, topic) if replay_mode() == REPLAY_LINK else None
+
+
 def header_callback(
     node: Node, msg_type: Type, topic: str, callback: Callable[..., Any], *, raw: bool = False,
 ) -> Callable[..., Any]:
@@ -69,10 +78,12 @@ def header_callback(
     field = header_field(msg_type)
     if field is None:
         raise TypeError(f'{msg_type.__name__} has no TracedHeader field')
+    resolved = _resolved(node, topic)
     return traced_callback(
         callback, _header_unpacker(msg_type, field, raw),
-        node_name=node.get_logger().name, topic=_resolved(node, topic),
-        logger=node.get_logger(), tracing=tracing_enabled())
+        node_name=node.get_logger().name, topic=resolved,
+        logger=node.get_logger(), tracing=tracing_enabled(),
+        replay=_replay_detector(node, resolved))
 
 
 def create_traced_subscription(
@@ -100,8 +111,10 @@ def create_traced_subscription(
         if tracing_enabled():
             callback = header_callback(node, msg_type, topic, callback, raw=raw)
         return node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+    resolved = _resolved(node, topic)
     wrapped = traced_callback(
         callback, _envelope_unpacker(msg_type, raw),
-        node_name=node.get_logger().name, topic=_resolved(node, topic),
-        logger=node.get_logger(), tracing=tracing_enabled())
+        node_name=node.get_logger().name, topic=resolved,
+        logger=node.get_logger(), tracing=tracing_enabled(),
+        replay=_replay_detector(node, resolved))
     return node.create_subscription(TracedEnvelope, topic, wrapped, qos_profile, **kwargs)

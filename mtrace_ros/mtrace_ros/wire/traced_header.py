@@ -22,11 +22,12 @@ from mtrace_ros.core.ids import INVALID_TRACE_ID
 import numpy
 
 _UINT8 = numpy.dtype(numpy.uint8)
+_NO_PARENT = bytes(8)
 
 
 def _wire_ids(context: TraceContext) -> Any:
     """
-    Return the context's ids as read-only uint8 arrays.
+    Return the context's trace, span and parent span ids as read-only uint8 arrays.
 
     The generated ``uint8[N]`` setters take a numpy array with one copy (or
     none, with ``ROS_PYTHON_CHECK_FIELDS=1``) but convert or check a bytes or
@@ -36,6 +37,7 @@ def _wire_ids(context: TraceContext) -> Any:
     return (
         numpy.frombuffer(context.trace_id_bytes, _UINT8),
         numpy.frombuffer(context.span_id_bytes, _UINT8),
+        numpy.frombuffer(context.parent_span_id_bytes or _NO_PARENT, _UINT8),
     )
 
 
@@ -44,11 +46,12 @@ def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -
     Write ``context`` and the publish time into a ``TracedHeader`` in place.
 
     :param header: a ``mtrace_msgs.msg.TracedHeader``.
-    :param context: the span that publishes the message.
+    :param context: the span that publishes the message (its parent goes
+        into ``parent_span_id``, all zeros for a root).
     :param stamp_ns: the publish time in nanoseconds since the epoch
         (default: now, by the system clock, as in ROS log and message stamps).
     """
-    header.trace_id, header.span_id = context.memo('wire_ids', _wire_ids)
+    header.trace_id, header.span_id, header.parent_span_id = context.memo('wire_ids', _wire_ids)
     header.flags = context.flags
     stamp = header.stamp
     stamp.sec, stamp.nanosec = split_ns(time.time_ns() if stamp_ns is None else stamp_ns)
