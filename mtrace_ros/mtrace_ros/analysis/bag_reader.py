@@ -357,7 +357,7 @@ class _Builder:
                     f'(span {record.span_id}) not recorded: no message of span '
                     f'{record.parent_span_id} is in the recording (its topic was not recorded)'))
         for record in records:  # publishes no recorded span received
-            for topic, _ in record.publishes:
+            for topic in dict.fromkeys(publish.topic for publish in record.publishes):
                 if topic not in self.topics and (record.trace_id, topic) not in named:
                     named.add((record.trace_id, topic))
                     notes.add_trace(record.trace_id, (

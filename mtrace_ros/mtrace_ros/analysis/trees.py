@@ -16,6 +16,7 @@ Pictures stay linear in the number of spans: branches are drawn to
 
 from dataclasses import dataclass
 from dataclasses import field
+import re
 from typing import Dict
 from typing import Iterable
 from typing import Iterator
@@ -327,12 +328,16 @@ def describe_linked_by(linked: LinkedBy) -> str:
     return f'↪ linked by {printable(span.node)} in {linked.trace_id}/{span.span_id}'
 
 
+_DEPTH_MARK = re.compile(r'\[\d+\] $')
+
+
 def note_prefix(row: Row) -> str:
     """Return the branch drawing of the lines noted under a span's row (above its children)."""
     node = row.item
     assert isinstance(node, SpanNode)
-    above = row.prefix[:-3] + ('│  ' if row.prefix.endswith('├─ ') else '   ' * bool(row.prefix))
-    below = node.children or node.missed or node.linked_by
+    branch = _DEPTH_MARK.sub('', row.prefix)  # below MAX_DRAWN_DEPTH: '└─ [26] '
+    above = branch[:-3] + ('│  ' if branch.endswith('├─ ') else '   ' * bool(branch))
+    below = node.span.events or node.children or node.missed or node.linked_by
     return above + ('│  ' if below else '   ') + '· '
 
 
