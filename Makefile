@@ -62,7 +62,7 @@ MSGS_SOURCES := $(shell find mtrace_msgs -type f)
 ROS_SOURCES := $(shell find mtrace_ros -type f -not -path 'mtrace_ros/test/*' \
 	-not -name '*.pyc' -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
-.PHONY: help env build demo test bench soak lint clean distclean
+.PHONY: help env build demo test bench soak lint clean distclean browser
 
 help:
 	@grep -E '^#   make ' Makefile | sed 's/^#   //'
@@ -85,9 +85,9 @@ build: $(BUILD_BASE)/.mtrace_ros.stamp
 
 demo: build
 	$(ACTIVATE) && python3 -m mtrace_ros.demo.run --duration $(DURATION) --rate $(RATE) \
-		$(if $(RECORD),--record $(RECORD))
+		--html $(BUILD_BASE)/demo/traces.html $(if $(RECORD),--record $(RECORD))
 
-test: build
+test: build browser
 	$(ACTIVATE) && $(COLCON) test $(COLCON_PACKAGES) --packages-select mtrace_ros \
 		--event-handlers console_direct+ --return-code-on-test-failure \
 		$(if $(PYTEST_ARGS),--pytest-args $(PYTEST_ARGS))
@@ -97,6 +97,10 @@ bench: build
 
 soak: build
 	$(ACTIVATE) && python3 bench/soak.py --duration $(SOAK_DURATION) --rate $(SOAK_RATE)
+
+# Chromium for the browser tests, from the distribution when missing (CI=true: required).
+browser:
+	tools/install_chromium.sh
 
 lint: build
 	$(ACTIVATE) && cd mtrace_ros && python3 -m pytest -m linter test

@@ -1,4 +1,4 @@
-"""The HTML page parses, shows every span, needs no network, and escapes what records hold."""
+"""The HTML page parses, shows every span, loads nothing external, escapes what records hold."""
 
 from html.parser import HTMLParser
 import json
@@ -7,6 +7,7 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
+from mtrace_ros.analysis import html_report
 from mtrace_ros.analysis.html_report import render_html
 from mtrace_ros.analysis.records import read_records
 from mtrace_ros.analysis.trees import Forest
@@ -24,6 +25,7 @@ class Page(HTMLParser):
         self.elements: List[Tuple[str, Dict[str, str]]] = []
         self.text: List[str] = []
         self.styles: List[str] = []
+        self.scripts: List[str] = []
         self._open: List[str] = []
         self.feed(text)
         self.close()
@@ -41,6 +43,8 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._open and self._open[-1] == 'style':
             self.styles.append(data)
+        elif self._open and self._open[-1] == 'script':
+            self.scripts.append(data)
         else:
             self.text.append(data)
 
@@ -75,11 +79,19 @@ def test_page_of_the_span_file_parses_and_has_a_row_for_every_span():
     assert all(href[1:] in page.ids() for href in hrefs)
 
 
-def test_page_needs_no_network():
+def only_our_script(page: Page) -> bool:
+    """Return whether the page's one script is mtrace's inline filter script, and nothing else."""
+    scripts = [attrs for tag, attrs in page.elements if tag == 'script']
+    return scripts == [{}] and page.scripts == [html_report._SCRIPT]
+
+
+def test_page_loads_nothing_external_and_has_only_the_inline_filter_script():
     with open(DATA / 'spans.jsonl', 'rb') as stream:
         page, _ = page_of(list(stream))
     tags = {tag for tag, _ in page.elements}
-    assert not tags & {'script', 'link', 'img', 'iframe', 'object', 'embed', 'video', 'audio'}
+    assert not tags & {'link', 'img', 'iframe', 'object', 'embed', 'video', 'audio'}
+    assert only_our_script(page)
+    assert not any(name.startswith('on') for _, attrs in page.elements for name in attrs)
     for tag, attrs in page.elements:
         for name, value in attrs.items():
             assert name not in URL_ATTRIBUTES or value.startswith('#'), (tag, name, value)
@@ -97,7 +109,8 @@ def test_untrusted_strings_are_escaped():
         'publishes': [{'topic': '"><iframe src=//x>', 'subscriber_count': 0}], 'links': []}
     page, _ = page_of([json.dumps(hostile).encode()])
     tags = {tag for tag, _ in page.elements}
-    assert not tags & {'script', 'img', 'iframe'}
+    assert not tags & {'img', 'iframe'}
+    assert only_our_script(page)
     assert not any(name.startswith('on') for _, attrs in page.elements for name in attrs)
     text = ''.join(page.text)
     assert '<script>alert(1)</script>' in text

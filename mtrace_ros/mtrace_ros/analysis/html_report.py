@@ -1,10 +1,13 @@
 """
-A self-contained HTML page of traces: each trace's tree beside a waterfall.
+A self-contained HTML page of traces: a latency summary, then each trace's tree beside a waterfall.
 
-For people who would rather look than read. The page has inline CSS only:
-no script, no font, no image, no URL, so it opens offline and anywhere.
-Everything that came from span records is escaped: node names, topics and
-errors are written by other processes and are untrusted.
+For people who would rather look than read. The page has inline CSS and one
+small inline script (filter, sort, shared time scale): no external resource
+of any kind (no font, image, stylesheet or script by URL), so it opens
+offline and anywhere. Without script the page still shows everything.
+Everything that came from span records is escaped, attributes included:
+node names, topics and errors are written by other processes and are
+untrusted. The filter also reads the page's fragment (``page.html#filter=4bf9``).
 """
 
 from datetime import datetime
@@ -13,9 +16,12 @@ import html
 from typing import List
 from typing import Optional
 from typing import Sequence
+from typing import Tuple
 
 from mtrace_ros.analysis.notes import NO_NOTES
 from mtrace_ros.analysis.notes import Notes
+from mtrace_ros.analysis.html_summary import render_summary
+from mtrace_ros.analysis.stats import compute
 from mtrace_ros.analysis.trees import describe_event
 from mtrace_ros.analysis.trees import describe_missed
 from mtrace_ros.analysis.trees import Forest
@@ -59,7 +65,24 @@ tr.orphan .run { background: repeating-linear-gradient(45deg, #3b73c4 0 4px, #9b
 .note { color: #555; font-size: 12px; }
 .trace-note { color: #8a5a00; margin: .2em 0; }
 .scale { position: relative; height: 1.2em; color: #777; font-size: 11px; }
-.scale span { position: absolute; transform: translateX(-50%); }
+.scale span { position: absolute; transform: translateX(-50%); white-space: nowrap; }
+.scale span:first-child { transform: none; }
+.scale span:last-child { transform: translateX(-100%); }
+.bar { left: var(--l); width: var(--w); }
+body.shared .bar { left: var(--sl); width: var(--sw); }
+.scale.shared, body.shared .scale.own { display: none; }
+body.shared .scale.shared { display: block; }
+#controls { position: sticky; top: 0; background: #fff; padding: .4em 0; z-index: 1;
+  border-bottom: 1px solid #ddd; margin-bottom: .8em; }
+#controls label { margin-right: 1.2em; }
+#controls input[type=search] { width: 24em; }
+table.stats { width: auto; }
+table.stats td, table.stats th { padding: 1px 8px; text-align: right; }
+table.stats td:first-child { text-align: left; }
+table.stats tr.worst { background: #fbeaea; }
+svg.histogram rect { fill: #3b73c4; }
+svg.histogram line.mark { stroke: #c83a3a; stroke-dasharray: 3 2; }
+svg.histogram text { font-size: 10px; fill: #555; }
 .legend span { display: inline-block; margin-right: 1.2em; }
 .legend i { display: inline-block; width: 1.6em; height: .8em; margin-right: .3em; }
 """
@@ -78,25 +101,42 @@ def _utc(ns: int) -> str:
     return moment.isoformat(timespec='microseconds').replace('+00:00', 'Z')
 
 
-class _Scale:
-    """Maps times of one trace to percent of its lane."""
+def _lane_start_ns(trace: Trace) -> int:
+    """Return where a trace's lane starts: its first span, or the publish before it."""
+    return min(node.span.start_ns - max(node.span.latency_ns or 0, 0)
+               for node in trace.nodes.values())
 
-    def __init__(self, trace: Trace) -> None:
-        spans = [node.span for node in trace.nodes.values()]
-        self.start_ns = min(span.start_ns - max(span.latency_ns or 0, 0) for span in spans)
+
+def _place(begin_ns: int, end_ns: int, start_ns: int, width_ns: int) -> Tuple[str, str]:
+    left = min(max(100 * (begin_ns - start_ns) / width_ns, 0), 100)
+    width = max(100 * (end_ns - begin_ns) / width_ns, MIN_BAR_PERCENT)
+    width = min(width, 100 - left) if left < 100 else MIN_BAR_PERCENT
+    return f'{left:.3f}%', f'{width:.3f}%'
+
+
+def _ticks(css: str, width_ns: int) -> str:
+    labels = [
+        f'<span style="left:{percent}%">{format_ms(width_ns * percent // 100)}</span>'
+        for percent in (0, 25, 50, 75, 100)]
+    return f'<div class="scale {css}">' + ''.join(labels) + '</div>'
+
+
+class _Scale:
+    """Maps times of one trace to percent of its lane: on its own axis, and on the shared one."""
+
+    def __init__(self, trace: Trace, shared_width_ns: int) -> None:
+        self.start_ns = _lane_start_ns(trace)
         self.width_ns = max(trace.end_ns - self.start_ns, 1)
+        self.shared_width_ns = max(shared_width_ns, self.width_ns)
 
     def bar(self, css: str, begin_ns: int, end_ns: int) -> str:
-        left = min(max(100 * (begin_ns - self.start_ns) / self.width_ns, 0), 100)
-        width = max(100 * (end_ns - begin_ns) / self.width_ns, MIN_BAR_PERCENT)
-        width = min(width, 100 - left) if left < 100 else MIN_BAR_PERCENT
-        return f'<span class="bar {css}" style="left:{left:.3f}%;width:{width:.3f}%"></span>'
+        left, width = _place(begin_ns, end_ns, self.start_ns, self.width_ns)
+        shared_left, shared_width = _place(begin_ns, end_ns, self.start_ns, self.shared_width_ns)
+        return (f'<span class="bar {css}" style="--l:{left};--w:{width};'
+                f'--sl:{shared_left};--sw:{shared_width}"></span>')
 
     def ticks(self) -> str:
-        labels = [
-            f'<span style="left:{percent}%">{format_ms(self.width_ns * percent // 100)}</span>'
-            for percent in (0, 25, 50, 75, 100)]
-        return '<div class="scale">' + ''.join(labels) + '</div>'
+        return _ticks('own', self.width_ns) + _ticks('shared', self.shared_width_ns)
 
 
 def _span_row(row: Row, node: SpanNode, trace: Trace, forest: Forest, scale: _Scale) -> str:
@@ -156,10 +196,22 @@ def _other_row(row: Row) -> str:
     return f'<tr><td class="label">{_e(row.prefix)}{text}</td><td class="lane"></td></tr>'
 
 
-def _trace_section(trace: Trace, forest: Forest, notes: Notes) -> str:
-    scale = _Scale(trace)
+def _search_text(trace: Trace) -> str:
+    """Return what the filter matches in a trace: its id, nodes, topics and errors."""
+    words = {trace.trace_id}
+    for node in trace.nodes.values():
+        span = node.span
+        words.update(text for text in (span.node, span.topic, span.error) if text)
+    return ' '.join(sorted(words)).lower()
+
+
+def _trace_section(trace: Trace, forest: Forest, notes: Notes, shared_width_ns: int) -> str:
+    scale = _Scale(trace, shared_width_ns)
+    errors = sum(node.span.error is not None for node in trace.nodes.values())
     lines = [
-        f'<details class="trace" id="trace-{trace.trace_id}" open>',
+        f'<details class="trace" id="trace-{trace.trace_id}" data-start="{trace.start_ns}" '
+        f'data-duration="{trace.duration_ns}" data-errors="{errors}" '
+        f'data-search="{_e(_search_text(trace))}" open>',
         f'<summary><code>trace {trace.trace_id}</code> <span class="meta">'
         f'({_e(trace.summary())}) started {_utc(trace.start_ns)}</span></summary>',
         '<table><tr><td class="label"></td><td class="lane">' + scale.ticks() + '</td></tr>',
@@ -179,6 +231,62 @@ def _trace_section(trace: Trace, forest: Forest, notes: Notes) -> str:
     return '\n'.join(lines)
 
 
+_CONTROLS = (
+    '<form id="controls">'
+    '<label>filter <input type="search" id="filter" '
+    'placeholder="trace id, node, topic or error"></label>'
+    '<label><input type="checkbox" id="errors"> errors only</label>'
+    '<label>sort <select id="sort"><option value="start">by start</option>'
+    '<option value="duration">longest first</option>'
+    '<option value="errors">most errors first</option></select></label>'
+    '<label><input type="checkbox" id="shared"> one time scale for all traces</label>'
+    '<span id="shown"></span></form>')
+
+# Filter, sort and the shared scale; reads #filter=... from the URL. Values are read
+# from data-* attributes and compared as text: nothing from the page is ever run.
+_SCRIPT = """
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const lists = [...document.querySelectorAll('.traces')];
+  function apply() {
+    const words = $('filter').value.toLowerCase().split(/\\s+/).filter(Boolean);
+    const errorsOnly = $('errors').checked;
+    let shown = 0;
+    for (const list of lists) {
+      for (const trace of list.querySelectorAll('details.trace')) {
+        const text = trace.dataset.search;
+        const hide = (errorsOnly && trace.dataset.errors === '0') ||
+          !words.every((word) => text.includes(word));
+        trace.hidden = hide;
+        shown += hide ? 0 : 1;
+      }
+    }
+    document.body.classList.toggle('shared', $('shared').checked);
+    $('shown').textContent = shown + ' shown';
+  }
+  function sort() {
+    const key = $('sort').value;
+    const value = (trace) => key === 'start' ? Number(trace.dataset.start) :
+      -Number(trace.dataset[key]);
+    for (const list of lists) {
+      const traces = [...list.querySelectorAll(':scope > details.trace')];
+      traces.sort((a, b) => value(a) - value(b) || Number(a.dataset.start) -
+        Number(b.dataset.start));
+      for (const trace of traces) list.appendChild(trace);
+    }
+  }
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.has('filter')) $('filter').value = hash.get('filter');
+  if (hash.get('shared') === '1') $('shared').checked = true;
+  for (const id of ['filter', 'errors', 'shared']) $(id).addEventListener('input', apply);
+  $('sort').addEventListener('change', () => { sort(); apply(); });
+  $('controls').addEventListener('submit', (event) => event.preventDefault());
+  sort();
+  apply();
+})();
+"""
+
+
 def render_html(
     forest: Forest,
     traces: Optional[Sequence[Trace]] = None,
@@ -187,26 +295,42 @@ def render_html(
     notes: Notes = NO_NOTES,
 ) -> str:
     """
-    Return a complete HTML page picturing ``traces`` (default: all of ``forest``).
+    Return a complete HTML page: the latency summary of ``traces``, then their trees.
+
+    Traces of one span (a root nothing received) are grouped, folded, at the end.
 
     :param forest: every trace read, so that links to unselected traces resolve.
-    :param traces: the traces to draw.
+    :param traces: the traces to draw (default: all of ``forest``).
     :param title: the page title (escaped).
     :param notes: lines to show under spans (log lines) and traces (from a recording).
     """
-    chosen = forest.traces if traces is None else traces
+    chosen = list(forest.traces if traces is None else traces)
     span_count = sum(len(trace.nodes) for trace in chosen)
+    shared_width_ns = max(
+        (trace.end_ns - _lane_start_ns(trace) for trace in chosen), default=1)
+    several = [trace for trace in chosen if len(trace.nodes) > 1]
+    single = [trace for trace in chosen if len(trace.nodes) == 1]
     body: List[str] = [
         '<!DOCTYPE html>',
         '<html lang="en"><head><meta charset="utf-8">',
         f'<title>{_e(title)}</title><style>{_STYLE}</style></head><body>',
         f'<h1>{_e(title)}</h1>',
-        f'<p>{len(chosen)} traces, {span_count} spans. Hover a row for its ids and publishes.</p>',
+        render_summary(compute(forest, chosen)),
+        f'<h2>Traces</h2><p>{len(chosen)} traces, {span_count} spans. '
+        'Hover a row for its ids and publishes.</p>',
         '<p class="legend"><span><i class="run"></i>callback</span>'
         '<span><i class="wait"></i>hop: publish to callback start</span>'
         '<span><i class="run failed"></i>ended with an error</span>'
         '<span class="missed">✗ publish that reached no span</span></p>',
+        _CONTROLS,
+        '<div class="traces" id="traces">',
     ]
-    body += [_trace_section(trace, forest, notes) for trace in chosen]
-    body.append('</body></html>\n')
+    body += [_trace_section(trace, forest, notes, shared_width_ns) for trace in several]
+    body.append('</div>')
+    if single:
+        body.append(f'<details id="single"><summary>{len(single)} single-span traces '
+                    '(roots that nothing received)</summary><div class="traces">')
+        body += [_trace_section(trace, forest, notes, shared_width_ns) for trace in single]
+        body.append('</div></details>')
+    body.append(f'<script>{_SCRIPT}</script></body></html>\n')
     return '\n'.join(body)

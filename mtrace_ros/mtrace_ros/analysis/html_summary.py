@@ -2,7 +2,7 @@
 The summary at the top of ``mtrace html``: latency tables and a histogram per path.
 
 Drawn from :mod:`mtrace_ros.analysis.stats` as static HTML with inline SVG:
-no script, no external resource. Node names and topics come from span
+no external resource. Node names and topics come from span
 records written by other processes: every one is escaped.
 """
 

@@ -30,6 +30,7 @@ from mtrace_ros.analysis.notes import NO_NOTES
 from mtrace_ros.analysis.notes import Notes
 from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_RECEIVE
 from mtrace_ros.export.schema import KIND_ROOT
 from mtrace_ros.export.schema import Link
 from mtrace_ros.export.schema import SpanRecord
@@ -267,11 +268,18 @@ def _plural(count: int, noun: str, nouns: str = '', tail: str = '') -> str:
 
 
 def hop_text(span: SpanRecord) -> str:
-    """Return ``[root]`` for a root, else topic and hop latency, e.g. ``/a_to_b  +0.8 ms``."""
-    if span.kind == KIND_ROOT and span.topic is None:
-        return '[root]'
+    """
+    Return what a span handled: topic and hop latency, e.g. ``/a_to_b  +0.8 ms``.
+
+    Spans with no topic say what they are: ``[root]``, ``[continue_trace]``
+    (a later continuation of a received message), or their kind.
+    """
+    if span.topic is None:
+        if span.kind == KIND_ROOT:
+            return '[root]'
+        return '[continue_trace]' if span.kind == KIND_RECEIVE else f'[{printable(span.kind)}]'
     latency = '+? ms' if span.latency_ns is None else format_ms(span.latency_ns, sign=True)
-    return f'{printable(span.topic or "?")}  {latency}'
+    return f'{printable(span.topic)}  {latency}'
 
 
 def parent_note(node: SpanNode) -> Optional[str]:

@@ -31,6 +31,9 @@ from typing import Tuple
 
 from ament_index_python.packages import get_package_prefix
 
+from mtrace_ros.analysis.browser import find_chromium
+from mtrace_ros.analysis.browser import screenshot
+from mtrace_ros.analysis.html_report import render_html
 from mtrace_ros.analysis.records import read_records
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import render_text
@@ -206,16 +209,39 @@ def summarize(processes: List[NodeProcess], spans_dir: pathlib.Path, out: TextIO
     return len(complete)
 
 
-def _print_trees(spans_dir: pathlib.Path, trace_ids: List[str], out: TextIO) -> None:
-    """Print the span trees of ``trace_ids`` from the nodes' JSON Lines span files."""
+def _read_forest(spans_dir: pathlib.Path) -> Forest:
+    """Return the traces of the nodes' JSON Lines span files."""
     lines: List[bytes] = []
     for path in sorted(spans_dir.glob('*.jsonl')):
         lines.extend(path.read_bytes().splitlines())
-    forest = Forest(read_records(lines)[0])
+    return Forest(read_records(lines)[0])
+
+
+def _print_trees(spans_dir: pathlib.Path, trace_ids: List[str], out: TextIO) -> None:
+    """Print the span trees of ``trace_ids`` from the nodes' JSON Lines span files."""
+    forest = _read_forest(spans_dir)
     chosen = [trace for trace in forest.traces if trace.trace_id in trace_ids]
     if chosen:
         out.write('\n=== span trees (as `mtrace tree` prints them)\n')
         out.write(render_text(forest, chosen) + '\n')
+
+
+def write_page(forest: Forest, page: pathlib.Path, out: TextIO) -> None:
+    """Write the run's HTML page and, if Chromium is installed, a screenshot of its summary."""
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_html(forest, title='mtrace demo'), encoding='utf-8')
+    out.write(f'\n=== HTML page: {page}\n')
+    chromium = find_chromium()
+    if chromium is None:
+        out.write('(no screenshot: Chromium is not installed)\n')
+        return
+    png = page.with_suffix('.png')
+    try:
+        screenshot(chromium, page, png)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        out.write(f'(no screenshot: {error})\n')
+        return
+    out.write(f'=== screenshot of its summary: {png}\n')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -227,6 +253,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help=f'traces per second started by the root (default: {DEFAULT_RATE_HZ})')
     parser.add_argument('--record', metavar='DIR', default=None,
                         help='record the run (span topic on) into the rosbag2 directory DIR')
+    parser.add_argument('--html', type=pathlib.Path, default=None, metavar='PAGE',
+                        help='also write the HTML page of the run (and, with Chromium, '
+                             'a PNG screenshot of its summary next to it)')
     args = parser.parse_args(argv)
     problem = rate_problem(args.rate)
     if problem is not None:
@@ -237,6 +266,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         processes = run_tree(args.duration, args.rate, pathlib.Path(spans_dir),
                              span_topic=recorder is not None)
         summarize(processes, pathlib.Path(spans_dir), sys.stdout)
+        if args.html is not None:
+            write_page(_read_forest(pathlib.Path(spans_dir)), args.html, sys.stdout)
     recorded = recorder is None or stop_recorder(recorder, args.record)
     return 0 if recorded and all(p.stopped_cleanly for p in processes) else 1
 
