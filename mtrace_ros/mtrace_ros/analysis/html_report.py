@@ -18,9 +18,9 @@ from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
+from mtrace_ros.analysis.html_summary import render_summary
 from mtrace_ros.analysis.notes import NO_NOTES
 from mtrace_ros.analysis.notes import Notes
-from mtrace_ros.analysis.html_summary import render_summary
 from mtrace_ros.analysis.stats import compute
 from mtrace_ros.analysis.trees import describe_event
 from mtrace_ros.analysis.trees import describe_missed
