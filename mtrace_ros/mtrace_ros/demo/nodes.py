@@ -153,6 +153,14 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
     """
     spec = node_named(name)
     _stop_when_runner_dies()
+    stop_asked = threading.Event()
+
+    def note_stop(signum: int, frame: object) -> None:
+        stop_asked.set()
+        raise KeyboardInterrupt
+
+    # Installed before rclpy's handler, which calls it after waking the executor.
+    signal.signal(signal.SIGINT, note_stop)
     with rclpy.init(args=args):
         try:
             node = _NODE_CLASSES.get(name, TreeNode)(spec)
@@ -163,6 +171,11 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
             rclpy.spin(node)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        except RuntimeError:
+            # Ctrl-C landing inside rclpy's C++ argument conversion (a take in
+            # progress) surfaces as "RuntimeError: Unable to convert call argument".
+            if not stop_asked.is_set():
+                raise
         finally:
             node.destroy_node()
 
