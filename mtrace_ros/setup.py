@@ -37,5 +37,7 @@ setup(
             'e = mtrace_ros.demo.nodes:main_e',
             'f = mtrace_ros.demo.nodes:main_f',
         ],
+        # The mtrace_span_exporter fixture for users' own tests (mtrace_ros.testing).
+        'pytest11': ['mtrace = mtrace_ros.testing.pytest_plugin'],
     },
 )

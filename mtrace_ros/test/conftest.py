@@ -12,22 +12,21 @@ import pathlib
 import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
+from typing import Sequence
 
 from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros import close_sinks
-from mtrace_ros.export import spans
 from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
-from mtrace_ros.export.schema import SpanRecord
+from mtrace_ros.testing import InMemorySpanExporter
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -36,6 +35,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+# Batches leave after 0.1 s instead of the default 5 s, so that tests waiting for spans (in
+# this process and the nodes it starts) stay quick; batching itself is tested with defaults.
+os.environ.setdefault('MTRACE_SINK_SCHEDULE_DELAY_MS', '100')
 os.environ.pop('ROS_STATIC_PEERS', None)
 
 #: Tests that need the optional OpenTelemetry packages (pinned in requirements.txt, so
@@ -228,28 +230,29 @@ def publish_until(
     return spin_until(executor, published_and_done, timeout_sec)
 
 
-class ListSink:
-    """A span sink that keeps every span record submitted to it, as JSON Lines objects."""
+class RecordedSpans(Sequence[Dict[str, Any]]):
+    """The spans an in-memory exporter received, as JSON Lines objects: a live view."""
 
-    def __init__(self) -> None:
-        self.records: List[Dict[str, Any]] = []
-        self._lock = threading.Lock()
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
+        self._exporter = exporter
 
-    def submit(self, record: SpanRecord) -> None:
-        with self._lock:
-            self.records.append(record_to_dict(record))
+    def _dicts(self) -> List[Dict[str, Any]]:
+        return [record_to_dict(record) for record in self._exporter.get_finished_spans()]
 
-    def close(self) -> None:
-        pass
+    def __getitem__(self, index):
+        return self._dicts()[index]
+
+    def __len__(self) -> int:
+        return len(self._exporter.get_finished_spans())
+
+    def __eq__(self, other: object) -> bool:
+        return self._dicts() == other
 
 
 @pytest.fixture
-def recorded():
-    """Record every span that ends during the test; yield the list of records."""
-    sink = ListSink()
-    spans.add_sink(sink)
-    yield sink.records
-    spans.remove_sink(sink)
+def recorded(mtrace_span_exporter: InMemorySpanExporter) -> RecordedSpans:
+    """Every span that ends during the test, as it ends (the shipped pytest fixture)."""
+    return RecordedSpans(mtrace_span_exporter)
 
 
 def collect_span_topic(node: Node) -> List[Dict[str, Any]]:

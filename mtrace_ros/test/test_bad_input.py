@@ -10,7 +10,7 @@ from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
-from mtrace_ros.export import spans
+from mtrace_ros.export.registry import remove_sink
 from mtrace_ros.instrumentation import notices
 import numpy
 import pytest
@@ -141,15 +141,14 @@ def test_control_characters_from_the_wire_are_escaped_in_mtrace_lines(
 
 
 def test_a_failing_sink_never_breaks_the_callback(make_node, executor):
-    class BrokenSink:
-        def submit(self, span):
+    class BrokenExporter:
+        def export(self, records):
             raise RuntimeError('sink bug')
 
-        def close(self):
+        def shutdown(self):
             pass
 
-    broken = BrokenSink()
-    spans.add_sink(broken)
+    broken = mtrace_ros.add_sink(BrokenExporter(), synchronous=True)
     try:
         _, received = _traced_subscriber(make_node, executor, TracedString, 'broken_sink')
         publisher = mtrace_ros.create_traced_publisher(
@@ -159,8 +158,9 @@ def test_a_failing_sink_never_breaks_the_callback(make_node, executor):
             publisher.publish(TracedString(data='still delivered'))
         assert spin_until(executor, lambda: received)
     finally:
-        spans.remove_sink(broken)
+        remove_sink(broken)
     assert received[0][0].data == 'still delivered'
+    assert broken.stats().dropped >= 1
 
 
 def test_envelope_publisher_made_by_hand_says_how_to_make_it(make_node):

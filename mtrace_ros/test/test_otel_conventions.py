@@ -22,7 +22,8 @@ from mtrace_ros import current_trace
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.export import spans
-from mtrace_ros.export.otlp import OtlpSink
+from mtrace_ros.export.otlp import OtlpExporter
+from mtrace_ros.export.registry import add_sink
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from otlp_receiver import attributes_of
@@ -183,12 +184,11 @@ def test_otel_service_name_and_resource_attributes_win(
     assert span.status.code == Status.STATUS_CODE_OK
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'the batching delay (MTRACE_SINK_* / OTEL_BSP_*) comes with the sink seam of the '
-    'structure issue; remove this mark when it lands'))
-def test_at_100_spans_per_second_an_otlp_sink_batches_50_spans_per_request(otlp_http):
-    sink = OtlpSink('http', f'http://127.0.0.1:{otlp_http.server_port}/v1/traces')
-    spans.add_sink(sink)
+def test_at_100_spans_per_second_an_otlp_sink_batches_50_spans_per_request(
+        otlp_http, monkeypatch):
+    monkeypatch.delenv('MTRACE_SINK_SCHEDULE_DELAY_MS')  # the defaults, as a user has them
+    sink = add_sink(OtlpExporter(
+        'http', f'http://127.0.0.1:{otlp_http.server_port}/v1/traces'))
     ended = []
     try:
         next_at = time.monotonic()

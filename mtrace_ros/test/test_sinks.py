@@ -16,14 +16,15 @@ from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.export import configured_sinks
 from mtrace_ros.export import spans
-from mtrace_ros.export.jsonl import JsonLinesSink
-from mtrace_ros.export.processor import QueuedSink
+from mtrace_ros.export.jsonl import JsonLinesExporter
+from mtrace_ros.export.processor import BatchSpanProcessor
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
-from mtrace_ros.export.topic import TopicSink
+from mtrace_ros.export.topic import TopicExporter
 import pytest
 from rclpy.parameter import Parameter
+from span_fixtures import make_span
 
 
 def test_sink_list_syntax_is_normalized(tmp_path, monkeypatch):
@@ -71,7 +72,7 @@ def test_nodes_naming_the_same_sink_share_it(tmp_path, make_node, sinks_closed):
     first = make_node(TracedNode, 'first', parameter_overrides=override)
     make_node(TracedNode, 'second', parameter_overrides=override)
     [sink] = configured_sinks()
-    assert isinstance(sink, JsonLinesSink) and sink.path == str(path)
+    assert isinstance(sink.exporter, JsonLinesExporter) and sink.exporter.path == str(path)
     assert configure_sinks(f'jsonl:{tmp_path}/../{tmp_path.name}/spans.jsonl') == [sink]
     assert not first.has_parameter('mtrace.sinks')
 
@@ -110,19 +111,25 @@ def test_unwritable_jsonl_path_drops_counts_and_warns_once(tmp_path, capfd, sink
     assert 'NotADirectoryError' in err and 'further drops are counted' in err
 
 
-class BlockedSink(QueuedSink):
-    """A sink whose exports wait until the test lets them go."""
+class BlockedExporter:
+    """An exporter whose exports wait until the test lets them go."""
 
-    def __init__(self, **kwargs):
+    name = 'blocked'
+
+    def __init__(self):
         self.go = threading.Event()
-        super().__init__('blocked', **kwargs)
 
-    def _export(self, batch):
+    def export(self, records):
         self.go.wait()
+        return True
+
+    def shutdown(self):
+        pass
 
 
 def test_a_slow_sink_drops_and_counts_instead_of_blocking(capfd):
-    sink = BlockedSink(queue_size=10, batch_size=1)
+    exporter = BlockedExporter()
+    sink = BatchSpanProcessor(exporter, queue_size=10, batch_size=1, schedule_delay_ms=0)
     spans.add_sink(sink)
     try:
         started = time.monotonic()
@@ -134,15 +141,13 @@ def test_a_slow_sink_drops_and_counts_instead_of_blocking(capfd):
         spans.remove_sink(sink)
     assert elapsed < 0.5
     assert sink.dropped >= 100 - 10 - 1
-    sink.go.set()
+    exporter.go.set()
     sink.close()
     assert sink.exported + sink.dropped == 100 and sink.exported >= 10
     err = capfd.readouterr().err
     assert err.count('span sink blocked is dropping spans') == 1
     assert 'queue of 10 spans is full' in err
-    with start_trace(node='late') as context:
-        pass
-    sink.submit(context.span)  # after close: counted, not queued
+    sink.submit(make_span())  # after close: counted, not queued
     assert sink.dropped == 100 - sink.exported + 1
 
 
@@ -152,7 +157,7 @@ def test_topic_sink_publishes_span_messages_and_closes_with_its_context(
     received = collect_span_topic(collector)
     sender = make_node(TracedNode, 'sender')
     [sink] = configure_sinks('topic', node=sender)
-    assert isinstance(sink, TopicSink)
+    assert isinstance(sink.exporter, TopicExporter)
     executor.add_node(collector)
     ended = []
 

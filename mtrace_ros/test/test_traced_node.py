@@ -141,7 +141,7 @@ def test_sinks_parameter_is_read_from_ros_args_undeclared(make_node, tmp_path, s
     node = make_node(mtrace_ros.TracedNode, 'from_args',
                      cli_args=['--ros-args', '-p', f'mtrace.sinks:=jsonl:{path}'])
     assert node_setting(node, 'mtrace.sinks') == f'jsonl:{path}'
-    assert [sink.path for sink in configured_sinks()] == [str(path)]
+    assert [sink.exporter.path for sink in configured_sinks()] == [str(path)]
     assert not node.has_parameter('mtrace.sinks')
 
 
@@ -152,5 +152,5 @@ def test_a_node_that_declares_the_sinks_parameter_still_gets_its_sinks(
         mtrace_ros.TracedNode, 'declares', automatically_declare_parameters_from_overrides=True,
         parameter_overrides=[Parameter('mtrace.sinks', value=f'jsonl:{path}')])
     assert node.get_parameter('mtrace.sinks').value == f'jsonl:{path}'
-    assert [sink.path for sink in configured_sinks()] == [str(path)]
+    assert [sink.exporter.path for sink in configured_sinks()] == [str(path)]
     assert node_setting(node, 'mtrace.unset') is None

@@ -8,6 +8,8 @@ launcher may set them for a process at any time before it creates nodes;
 
 import os
 from typing import Any
+from typing import Callable
+from typing import NamedTuple
 
 #: Set to ``0``, ``false``, ``no`` or ``off`` to switch tracing off for a process.
 ENV_ENABLED = 'MTRACE_ENABLED'
@@ -96,3 +98,54 @@ def replay_mode() -> str:
     """Return :data:`REPLAY_CONTINUE` if ``MTRACE_REPLAY=continue``, else :data:`REPLAY_LINK`."""
     value = os.environ.get(ENV_REPLAY, REPLAY_LINK).strip().lower()
     return REPLAY_CONTINUE if value == REPLAY_CONTINUE else REPLAY_LINK
+
+
+#: Set to ``0`` (or ``false``, ``no``, ``off``) to leave rclpy and Python logging untouched.
+ENV_LOGGING = 'MTRACE_LOGGING'
+
+#: The sink batching settings: each takes precedence over OpenTelemetry's
+#: ``OTEL_BSP_*`` variable of the same meaning, which is honoured too.
+ENV_SINK_QUEUE_SIZE = 'MTRACE_SINK_QUEUE_SIZE'
+ENV_SINK_BATCH_SIZE = 'MTRACE_SINK_BATCH_SIZE'
+ENV_SINK_SCHEDULE_DELAY_MS = 'MTRACE_SINK_SCHEDULE_DELAY_MS'
+_SINK_SETTINGS = (
+    # (mtrace variable, OpenTelemetry variable, default): the SDK's BatchSpanProcessor defaults
+    (ENV_SINK_QUEUE_SIZE, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048),
+    (ENV_SINK_BATCH_SIZE, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512),
+    (ENV_SINK_SCHEDULE_DELAY_MS, 'OTEL_BSP_SCHEDULE_DELAY', 5000),
+)
+
+
+class SinkSettings(NamedTuple):
+    """How every sink batches: queue bound, batch size, and the longest wait before a batch."""
+
+    queue_size: int
+    batch_size: int
+    schedule_delay_ms: int
+
+
+def sink_settings(warn: Callable[[str], None]) -> SinkSettings:
+    """
+    Return the batching settings from the environment.
+
+    A value that is not a whole number at least 1 (0 allowed for the delay) is
+    reported through ``warn``, naming the variable, and the default is used.
+    """
+    values = []
+    for ours, theirs, default in _SINK_SETTINGS:
+        value = default
+        for variable in (theirs, ours):  # ours last: it wins
+            text = os.environ.get(variable, '').strip()
+            if not text:
+                continue
+            minimum = 0 if ours == ENV_SINK_SCHEDULE_DELAY_MS else 1
+            try:
+                number = int(text)
+                if number < minimum:
+                    raise ValueError
+                value = number
+            except ValueError:
+                warn(f'{variable}={text[:40]!r} is not a whole number >= {minimum}; '
+                     f'using {value}')
+        values.append(value)
+    return SinkSettings(*values)

@@ -40,3 +40,16 @@ def printable(text: str, limit: Optional[int] = None) -> str:
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """Return ``text`` quoted for an error message: escaped and cut to ``limit`` characters."""
     return f"'{printable(text, limit)}'"
+
+
+_SURROGATE = re.compile('[\ud800-\udfff]')
+
+
+def encodable(text: str) -> str:
+    """
+    Return ``text`` with every lone surrogate replaced by U+FFFD, so it encodes as UTF-8.
+
+    Exception texts can hold them (a file name that is not UTF-8, decoded with
+    ``surrogateescape``); no sink could write the span record then.
+    """
+    return _SURROGATE.sub('\ufffd', text) if _SURROGATE.search(text) else text

@@ -1,14 +1,13 @@
 """
-The OTLP sink: spans sent to an OpenTelemetry collector, Jaeger or Tempo.
+The OTLP exporter: spans sent to an OpenTelemetry collector, Jaeger or Tempo.
 
 Spans are converted to OpenTelemetry SDK spans that keep mtrace's ids (see
 :mod:`mtrace_ros.export.otel_spans`) and handed, a batch at a time, to the
 SDK's OTLP exporter: HTTP/protobuf or gRPC. The SDK is imported only when an
 OTLP sink is created. The exporter retries and logs each failure through
 Python ``logging``; records it logs from a sink's own thread are kept out of
-the logs and folded into the sink's single warning instead. The first such
-record also marks the sink as failing, so that closing it (at exit) cuts the
-exporter's retries short instead of waiting for them.
+the logs and folded into the sink's single warning instead (escaped: they may
+hold what the endpoint answered).
 """
 
 import logging
@@ -17,9 +16,9 @@ from typing import Any
 from typing import Callable
 from typing import List
 from typing import Optional
+from typing import Sequence
 from typing import Tuple
 
-from mtrace_ros.export.processor import QueuedSink
 from mtrace_ros.export.schema import SpanRecord
 
 PROTOCOLS = ('http', 'grpc')
@@ -66,12 +65,12 @@ def _load(protocol: str) -> Tuple[Any, Callable[[Any, List[SpanRecord]], bool]]:
     return OTLPSpanExporter, export_spans
 
 
-class OtlpSink(QueuedSink):
+class OtlpExporter:
     """Export spans over OTLP, keeping mtrace's trace and span ids."""
 
     def __init__(
         self, protocol: str = 'http', endpoint: str = '', *,
-        timeout_sec: Optional[float] = None, **kwargs: Any,
+        timeout_sec: Optional[float] = None,
     ) -> None:
         """
         Create the exporter; spans are sent from the sink's thread.
@@ -82,7 +81,6 @@ class OtlpSink(QueuedSink):
             OpenTelemetry default (``localhost``, port 4318 or 4317).
         :param timeout_sec: how long one batch may take, retries included
             (default: ``OTEL_EXPORTER_OTLP_TIMEOUT``, else 10 s).
-        :param kwargs: ``queue_size``, ``batch_size`` (see :class:`QueuedSink`).
         :raises ValueError: for an unknown protocol.
         :raises ImportError: if the OpenTelemetry SDK or exporter is missing.
         """
@@ -94,26 +92,28 @@ class OtlpSink(QueuedSink):
         self._problem: Optional[str] = None
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
-        super().__init__(f'otlp-{protocol}:{endpoint}' if endpoint else f'otlp-{protocol}',
-                         **kwargs)
+        self.name = f'otlp-{protocol}:{endpoint}' if endpoint else f'otlp-{protocol}'
 
     def note_exporter_log(self, message: str) -> None:
-        """Take a record the exporter logged from this sink's thread: it is failing."""
-        self._failing = True
+        """Take a record the exporter logged from this sink's thread: why the batch failed."""
         if self._problem is None:
             self._problem = message
 
-    def _export(self, batch: List[SpanRecord]) -> None:
+    def export(self, batch: Sequence[SpanRecord]) -> bool:
+        """Send a batch; raise, saying what the endpoint or the exporter said, if it failed."""
         _sink_thread.sink = self
         self._problem = None
         if not self._export_spans(self._exporter, batch):
             detail = self._problem or 'no detail'
             raise OtlpExportError(f'{self.endpoint} did not take {len(batch)} spans ({detail})')
+        return True
 
-    def _release(self) -> None:
-        self._abort()
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Return True: the SDK exporter sends each batch when it is exported."""
+        return True
 
-    def _abort(self) -> None:
+    def shutdown(self) -> None:
+        """Shut the SDK exporter down: also cuts its retries short."""
         with self._shutdown_lock:
             if self._shut_down:
                 return

@@ -1,144 +1,225 @@
 """
-The shared shape of every span sink: a bounded queue drained by one thread.
+The one batching layer between ended spans and every exporter, shaped like OpenTelemetry's.
 
-Spans end in user callbacks, and a sink may be slow or broken (a full disk,
-an OTLP endpoint that is down). So :meth:`QueuedSink.submit` only puts the
-span on a bounded queue and never waits: when the queue is full the span is
-dropped and counted. A daemon thread per sink takes spans off the queue in
-batches and exports them; a batch that fails is dropped and counted too. The
-first drop of a sink is logged once, as a warning; later drops are only
-counted (:attr:`QueuedSink.dropped`).
+Spans end in user callbacks, and an exporter may be slow or broken (a full
+disk, an OTLP endpoint that is down). So :meth:`BatchSpanProcessor.submit`
+only puts the record on a bounded queue and never waits: when the queue is
+full the record is dropped and counted. One thread per exporter takes
+records off the queue in batches — when a batch is full, when the oldest
+record has waited the schedule delay, or when a flush is asked — and hands
+each batch to the exporter (:class:`SpanExporter`: ``export``, ``shutdown``,
+``force_flush``, as OpenTelemetry's). Every record is counted exactly once:
+exported, dropped (queue full, export failed, closed) or still queued. The
+first drop of a processor is logged once, as a warning; when it closes, a
+processor that dropped anything says how many, so no loss is silent.
 """
 
-import queue
+import collections
+import os
 import threading
 import time
+from typing import Deque
 from typing import List
+from typing import NamedTuple
+from typing import Optional
+from typing import Protocol
+from typing import Sequence
+from typing import Union
+import weakref
 
+from mtrace_ros.core.settings import sink_settings
+from mtrace_ros.core.text import ECHO_LIMIT
+from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import SpanRecord
 import rclpy.logging
 
-DEFAULT_QUEUE_SIZE = 10_000
-DEFAULT_BATCH_SIZE = 512
 DEFAULT_CLOSE_TIMEOUT_SEC = 5.0
 
-# How long close() still waits for a worker whose export it aborted.
+# How long close() still waits for a worker whose export it cut short.
 _ABORT_WAIT_SEC = 1.0
-_STOP = object()
 _logger = rclpy.logging.get_logger('mtrace.sinks')
 
 
-class QueuedSink:
-    """
-    A span sink that exports spans from a background thread of its own.
+def _describe(error: BaseException) -> str:
+    """Return an exception as text fit for a log line: it may hold what a peer answered."""
+    return printable(f'{type(error).__name__}: {error}', ECHO_LIMIT)
 
-    Subclasses implement :meth:`_export` (raise to fail a batch) and, if they
-    hold resources, :meth:`_release` (called by the worker thread after the last
-    batch) and :meth:`_abort` (called by :meth:`close` when the worker does not
-    finish in time, to cut a slow export short).
+
+class SpanExporter(Protocol):
     """
+    Where batches of span records go: the shape of OpenTelemetry's ``SpanExporter``.
+
+    ``export`` is called from the processor's thread only, one batch at a
+    time; it returns whether the batch was delivered (raising counts as a
+    failure, and the exception's text says why). ``shutdown`` releases what
+    the exporter holds and cuts a slow export short; it may be called twice.
+    """
+
+    def export(self, records: Sequence[SpanRecord]) -> bool:
+        """Deliver a batch; return whether it was delivered."""
+
+    def shutdown(self) -> None:
+        """Release resources; cut an export in progress short."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Deliver anything the exporter itself buffers."""
+
+
+class PartialExport(Exception):
+    """Raised by an exporter that delivered only the first ``delivered`` records of a batch."""
+
+    def __init__(self, delivered: int, reason: str) -> None:
+        """Say how many records got through, and why the rest did not."""
+        super().__init__(reason)
+        self.delivered = delivered
+
+
+class QuietDrop(Exception):
+    """Raised by an exporter that cannot deliver for an expected reason (its context ended)."""
+
+
+class SinkStats(NamedTuple):
+    """What one sink did: every record submitted to it is in exactly one of the counts."""
+
+    name: str
+    exported: int
+    dropped: int
+    queued: int
+
+
+_processors: 'weakref.WeakSet[BatchSpanProcessor]' = weakref.WeakSet()
+
+
+class BatchSpanProcessor:
+    """Queue span records and export them in batches from a thread of its own."""
 
     def __init__(
-        self, name: str, *, queue_size: int = DEFAULT_QUEUE_SIZE,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        self, exporter: SpanExporter, name: Optional[str] = None, *,
+        queue_size: Optional[int] = None, batch_size: Optional[int] = None,
+        schedule_delay_ms: Optional[int] = None,
     ) -> None:
         """
-        Start the sink's worker thread.
+        Start the processor's thread.
 
-        :param name: how warnings name the sink, e.g. ``jsonl:/tmp/spans.jsonl``.
-        :param queue_size: how many spans may wait; more are dropped.
-        :param batch_size: the most spans handed to one :meth:`_export` call.
+        :param exporter: where batches go.
+        :param name: how warnings and stats name the sink (default: the
+            exporter's ``name`` attribute, else its class name).
+        :param queue_size: how many records may wait; more are dropped
+            (default: ``MTRACE_SINK_QUEUE_SIZE``, ``OTEL_BSP_MAX_QUEUE_SIZE``, 2048).
+        :param batch_size: the most records in one export (default:
+            ``MTRACE_SINK_BATCH_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, 512).
+        :param schedule_delay_ms: the longest a record waits for its batch to fill
+            (default: ``MTRACE_SINK_SCHEDULE_DELAY_MS``, ``OTEL_BSP_SCHEDULE_DELAY``, 5000).
         """
-        if queue_size < 1 or batch_size < 1:
+        settings = sink_settings(_logger.warning)
+        self.queue_size = settings.queue_size if queue_size is None else queue_size
+        self.batch_size = settings.batch_size if batch_size is None else batch_size
+        delay_ms = settings.schedule_delay_ms if schedule_delay_ms is None else schedule_delay_ms
+        if self.queue_size < 1 or self.batch_size < 1 or delay_ms < 0:
             raise ValueError(
-                f'queue_size and batch_size must be at least 1, got {queue_size}, {batch_size}')
-        self.name = name
-        self._queue: 'queue.Queue[object]' = queue.Queue(maxsize=queue_size)
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
-        self._dropped = 0
+                f'queue_size and batch_size must be at least 1 and schedule_delay_ms at least '
+                f'0, got {self.queue_size}, {self.batch_size}, {delay_ms}')
+        self.schedule_delay_sec = delay_ms / 1000
+        self.exporter = exporter
+        self.name = name or getattr(exporter, 'name', None) or type(exporter).__name__
         self._exported = 0
+        self._dropped = 0
         self._warned = False
         self._closed = False
-        #: Set when an export failed or is failing: close() then aborts at once.
+        #: Set while exports fail: close() then cuts the exporter short at once.
         self._failing = False
+        self._start()
+        _processors.add(self)
+
+    def _start(self) -> None:
+        """Make the queue, its condition and the thread (again, in a forked child)."""
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._queue: Deque[SpanRecord] = collections.deque()
+        self._flushes: List[threading.Event] = []
+        self._stopping = False
         self._thread = threading.Thread(
-            target=self._run, name=f'mtrace-sink {name}', daemon=True)
+            target=self._run, name=f'mtrace-sink {self.name}', daemon=True)
         self._thread.start()
 
     @property
-    def dropped(self) -> int:
-        """Count the spans this sink dropped: queue full, export failed, or closed."""
-        return self._dropped
-
-    @property
     def exported(self) -> int:
-        """Count the spans this sink exported."""
+        """Count the records this sink exported."""
         return self._exported
 
     @property
+    def dropped(self) -> int:
+        """Count the records this sink dropped: queue full, export failed, or closed."""
+        return self._dropped
+
+    @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called (spans submitted now are dropped)."""
+        """Whether :meth:`close` was called (records submitted now are dropped)."""
         return self._closed
 
+    def stats(self) -> SinkStats:
+        """Return the sink's counts now."""
+        with self._lock:
+            return SinkStats(self.name, self._exported, self._dropped, len(self._queue))
+
     def submit(self, record: SpanRecord) -> None:
-        """Queue an ended span for export; drop it if the queue is full. Never blocks."""
-        if self._closed:
-            self._discard(1, None)
-            return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self._discard(1, f'its queue of {self._queue.maxsize} spans is full (too slow)')
+        """Queue an ended span's record; drop it if the queue is full. Never blocks."""
+        with self._lock:
+            if not self._closed and len(self._queue) < self.queue_size:
+                self._queue.append(record)
+                if len(self._queue) in (1, self.batch_size):  # start the clock, or go now
+                    self._condition.notify()
+                return
+            self._dropped += 1
+            full = not self._closed
+        if full:
+            self._warn_once(
+                f'is dropping spans: its queue of {self.queue_size} spans is full (too slow)')
+
+    def force_flush(self, timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
+        """Export everything queued now, without closing; return whether it was done in time."""
+        done = threading.Event()
+        with self._lock:
+            if self._closed or not self._thread.is_alive():
+                return not self._queue
+            self._flushes.append(done)
+            self._condition.notify()
+        return done.wait(timeout_sec)
 
     def close(self, timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
         """
-        Export what is queued, then stop the worker; wait at most about ``timeout_sec``.
+        Export what is queued, then stop and shut the exporter down; wait about ``timeout_sec``.
 
-        Spans submitted after ``close`` are dropped. A worker still busy at the
-        deadline, or whose last export failed, has its export aborted (and gets
-        one more second to stop); whatever it had not exported is counted as
-        dropped.
+        Records submitted after ``close`` are dropped. An exporter still busy
+        at the deadline, or failing, is cut short (``shutdown``); what it had
+        not exported is counted as dropped, and a sink that dropped anything
+        says how many.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._stopping = True
+            self._condition.notify()
         if self._failing:  # nothing gets through: do not wait on retries
-            self._abort()
-        deadline = time.monotonic() + timeout_sec
-        try:
-            self._queue.put(_STOP, timeout=timeout_sec)
-        except queue.Full:
-            pass
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+            self._shutdown_exporter()
+        self._thread.join(timeout_sec)
         if self._thread.is_alive():
-            self._abort()
+            self._shutdown_exporter()
             self._thread.join(_ABORT_WAIT_SEC)
-        dropped = self._drain()
-        if self._thread.is_alive():  # it stops after its current export
-            try:
-                self._queue.put_nowait(_STOP)
-            except queue.Full:
-                pass
-        self._discard(dropped, None)
-
-    def _drain(self) -> int:
-        """Empty the queue; return how many spans were in it."""
-        count = 0
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return count
-            count += item is not _STOP
-
-    def _discard(self, count: int, reason: object) -> None:
-        """Count ``count`` dropped spans; warn, once per sink, if a reason is given."""
         with self._lock:
-            self._dropped += count
-        if reason is not None:
-            self._warn_once(f'is dropping spans: {reason}')
+            self._dropped += len(self._queue)
+            self._queue.clear()
+        if self._dropped:
+            _logger.warning(
+                f'span sink {self.name}: {self._dropped} spans dropped in all '
+                f'({self._exported} exported)')
+
+    def _shutdown_exporter(self) -> None:
+        try:
+            self.exporter.shutdown()
+        except Exception as ex:  # never let a sink's cleanup break anything
+            self._warn_once(f'failed to shut down: {_describe(ex)}')
 
     def _warn_once(self, problem: str) -> None:
         """Log the sink's first problem as a warning; later ones are only counted."""
@@ -149,45 +230,121 @@ class QueuedSink:
         _logger.warning(
             f'span sink {self.name} {problem}; further drops are counted, not logged')
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: List[SpanRecord] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= self._batch_size:
+    def _next_batch(self) -> Optional[List[SpanRecord]]:
+        """Wait for a batch to leave; return it, ``[]`` for a flush point, ``None`` at the end."""
+        with self._condition:
+            while not self._queue and not self._stopping and not self._flushes:
+                self._condition.wait()
+            deadline = time.monotonic() + self.schedule_delay_sec
+            while (len(self._queue) < self.batch_size and not self._stopping
+                   and not self._flushes):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._export_batch(batch)
-        try:
-            self._release()
-        except Exception as ex:  # never let a sink's cleanup kill anything
-            self._warn_once(f'failed to close: {type(ex).__name__}: {ex}')
+                self._condition.wait(remaining)
+            if not self._queue and self._stopping:
+                return None
+            count = min(self.batch_size, len(self._queue))
+            return [self._queue.popleft() for _ in range(count)]
 
-    def _export_batch(self, batch: List[SpanRecord]) -> None:
-        try:
-            self._export(batch)
-        except Exception as ex:
-            self._failing = True
-            self._discard(len(batch), f'{type(ex).__name__}: {ex}')
-        else:
-            self._failing = False
-            self._exported += len(batch)
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                break
+            if batch:
+                self._export(batch)
+            with self._lock:
+                flushes = self._flushes if not self._queue else []
+                if flushes:
+                    self._flushes = []
+            if flushes:
+                self._flush_exporter()
+                for done in flushes:
+                    done.set()
+        self._shutdown_exporter()
+
+    def _flush_exporter(self) -> None:
+        flush = getattr(self.exporter, 'force_flush', None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception as ex:
+                self._warn_once(f'failed to flush: {_describe(ex)}')
 
     def _export(self, batch: List[SpanRecord]) -> None:
-        """Export a batch of ended spans; raise if it could not be exported."""
-        raise NotImplementedError
+        delivered, reason = 0, None
+        try:
+            if self.exporter.export(batch):
+                delivered = len(batch)
+            else:
+                reason = 'export failed'
+        except PartialExport as ex:
+            delivered, reason = ex.delivered, printable(str(ex), ECHO_LIMIT)
+        except QuietDrop:
+            pass
+        except Exception as ex:
+            reason = _describe(ex)
+        self._failing = delivered < len(batch) and reason is not None
+        if reason is not None:  # said before it is counted: whoever sees the count sees why
+            self._warn_once(f'is dropping spans: {reason}')
+        with self._lock:
+            self._exported += delivered
+            self._dropped += len(batch) - delivered
 
-    def _release(self) -> None:
-        """Release what the sink holds; called once, by the worker thread, at the end."""
+    def _after_fork(self) -> None:
+        """In a forked child: the thread is gone; start a new one with an empty queue."""
+        if not self._closed:
+            self._start()
 
-    def _abort(self) -> None:
-        """Cut short an export that keeps :meth:`close` waiting (called by ``close``)."""
+
+class SimpleSpanProcessor:
+    """Export each record as its span ends, in that thread: for tests (OpenTelemetry's name)."""
+
+    def __init__(self, exporter: SpanExporter, name: Optional[str] = None) -> None:
+        """Export to ``exporter``, named as :class:`BatchSpanProcessor` names it."""
+        self.exporter = exporter
+        self.name = name or getattr(exporter, 'name', None) or type(exporter).__name__
+        self._lock = threading.Lock()
+        self.exported = 0
+        self.dropped = 0
+        self.closed = False
+
+    def submit(self, record: SpanRecord) -> None:
+        """Export ``record`` now; count it dropped if that fails (never raises)."""
+        try:
+            delivered = not self.closed and self.exporter.export([record])
+        except Exception as ex:
+            _logger.warning(f'span sink {self.name} failed: {_describe(ex)}')
+            delivered = False
+        with self._lock:
+            if delivered:
+                self.exported += 1
+            else:
+                self.dropped += 1
+
+    def stats(self) -> SinkStats:
+        """Return the sink's counts now (nothing is ever queued)."""
+        with self._lock:
+            return SinkStats(self.name, self.exported, self.dropped, 0)
+
+    def force_flush(self, timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
+        """Return True: nothing waits."""
+        return True
+
+    def close(self, timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
+        """Shut the exporter down."""
+        self.closed = True
+        self.exporter.shutdown()
+
+
+#: Either processor: what the registry holds.
+Processor = Union[BatchSpanProcessor, SimpleSpanProcessor]
+
+
+def _restart_in_child() -> None:
+    for processor in list(_processors):
+        processor._after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_in_child)

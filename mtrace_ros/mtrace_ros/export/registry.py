@@ -1,6 +1,9 @@
 """
-Which span sinks a process has: configured once, from the environment, parameters or code.
+Which span sinks a process has: the one registry, fed by the environment, parameters or code.
 
+A sink is an exporter behind its own :class:`.processor.BatchSpanProcessor`.
+:func:`add_sink` plugs in any exporter (the public seam);
+:func:`configure_sinks` creates the built-in ones that sink entries name.
 Sinks are named by entries of the sink list syntax (:mod:`mtrace_ros.export.spec`).
 Configuring is idempotent: an entry that names a sink the process already has
 reuses it, so every node of a process may name the same sinks. The
@@ -11,6 +14,7 @@ is reported once as a warning and the other entries still apply.
 import atexit
 import os
 import threading
+import time
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -21,41 +25,83 @@ from mtrace_ros.core.settings import ENV_SINKS
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import SINKS_PARAMETER
 from mtrace_ros.export import spans
-from mtrace_ros.export.jsonl import JsonLinesSink
-from mtrace_ros.export.otlp import OtlpSink
+from mtrace_ros.export.jsonl import JsonLinesExporter
+from mtrace_ros.export.otlp import OtlpExporter
+from mtrace_ros.export.processor import BatchSpanProcessor
 from mtrace_ros.export.processor import DEFAULT_CLOSE_TIMEOUT_SEC
-from mtrace_ros.export.processor import QueuedSink
+from mtrace_ros.export.processor import Processor
+from mtrace_ros.export.processor import SimpleSpanProcessor
+from mtrace_ros.export.processor import SinkStats
+from mtrace_ros.export.processor import SpanExporter
 from mtrace_ros.export.spec import JSONL
 from mtrace_ros.export.spec import OTLP_GRPC
 from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
 from mtrace_ros.export.spec import TOPIC
-from mtrace_ros.export.topic import TopicSink
+from mtrace_ros.export.topic import TopicExporter
 import rclpy
 import rclpy.logging
 from rclpy.node import Node
 
 
 _lock = threading.RLock()
-_configured: Dict[SinkSpec, QueuedSink] = {}
+_configured: Dict[SinkSpec, BatchSpanProcessor] = {}
+_added: List[Processor] = []
 _warned: Set[Tuple[str, str]] = set()
 _logger = rclpy.logging.get_logger('mtrace.sinks')
 
 
-def _create(entry: SinkSpec, node: Optional[Node]) -> QueuedSink:
+def add_sink(
+    exporter: SpanExporter, *, name: Optional[str] = None, synchronous: bool = False,
+) -> Processor:
+    """
+    Send every span that ends from now on to ``exporter``, in batches; return its processor.
+
+    ``exporter`` has OpenTelemetry's exporter shape: ``export(records) -> bool``,
+    ``shutdown()``, ``force_flush()`` (see :class:`.processor.SpanExporter`); it
+    receives :class:`.schema.SpanRecord` batches from a thread of its own.
+    ``synchronous=True`` exports each span as it ends, in the thread that
+    ended it (OpenTelemetry's ``SimpleSpanProcessor``): for tests and
+    debugging only, since a slow exporter then slows the callbacks.
+    """
+    processor: Processor = (
+        SimpleSpanProcessor(exporter, name) if synchronous else BatchSpanProcessor(exporter, name))
+    with _lock:
+        _added.append(processor)
+        spans.add_sink(processor)
+    return processor
+
+
+def remove_sink(processor: Processor,
+                timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
+    """Stop sending spans to a sink, then close it (its queue is exported first)."""
+    with _lock:
+        spans.remove_sink(processor)
+        if processor in _added:
+            _added.remove(processor)
+        for entry, configured in list(_configured.items()):
+            if configured is processor:
+                del _configured[entry]
+    processor.close(timeout_sec)
+
+
+def _create(entry: SinkSpec, node: Optional[Node]) -> BatchSpanProcessor:
     if entry.kind == TOPIC:
         context = rclpy.get_default_context() if node is None else node.context
         if not context.ok():
             raise RuntimeError(
                 f'span sink {entry}: needs an initialized rclpy context '
                 '(call rclpy.init() first, or pass node=)')
-        return TopicSink(context, entry.target)
+        processor = BatchSpanProcessor(TopicExporter(context, entry.target))
+        context.on_shutdown(lambda: remove_sink(processor, timeout_sec=0.0))
+        return processor
     if entry.kind == JSONL:
-        return JsonLinesSink(entry.target)
-    return OtlpSink('grpc' if entry.kind == OTLP_GRPC else 'http', entry.target)
+        return BatchSpanProcessor(JsonLinesExporter(entry.target))
+    return BatchSpanProcessor(
+        OtlpExporter('grpc' if entry.kind == OTLP_GRPC else 'http', entry.target))
 
 
-def configure_sinks(spec: str, *, node: Optional[Node] = None) -> List[QueuedSink]:
+def configure_sinks(spec: str, *, node: Optional[Node] = None) -> List[BatchSpanProcessor]:
     """
     Make the process send its spans to the sinks ``spec`` names, in addition to any it has.
 
@@ -80,13 +126,27 @@ def configure_sinks(spec: str, *, node: Optional[Node] = None) -> List[QueuedSin
     return sinks
 
 
-def configured_sinks() -> List[QueuedSink]:
-    """Return the sinks configured in this process (and not closed)."""
+def configured_sinks() -> List[Processor]:
+    """Return the sinks of this process that are not closed: configured, then added."""
     with _lock:
-        return [sink for sink in _configured.values() if not sink.closed]
+        return [sink for sink in (*_configured.values(), *_added) if not sink.closed]
 
 
-#: What QueuedSink.close may take beyond its timeout (its abort wait).
+def force_flush(timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
+    """Export every span queued now, in every sink, without closing; return whether in time."""
+    deadline = time.monotonic() + timeout_sec
+    done = True
+    for sink in configured_sinks():
+        done = sink.force_flush(max(0.0, deadline - time.monotonic())) and done
+    return done
+
+
+def sink_stats() -> List[SinkStats]:
+    """Return, per sink of this process, how many spans it exported, dropped and has queued."""
+    return [sink.stats() for sink in configured_sinks()]
+
+
+#: What BatchSpanProcessor.close may take beyond its timeout (its abort wait).
 _CLOSE_GRACE_SEC = 2.0
 
 
@@ -100,8 +160,9 @@ def close_sinks(timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
     is followed by SIGKILL a few seconds later).
     """
     with _lock:
-        sinks = list(_configured.values())
+        sinks = [*_configured.values(), *_added]
         _configured.clear()
+        _added.clear()
     for sink in sinks:
         spans.remove_sink(sink)
     closers = [

@@ -34,6 +34,7 @@ from mtrace_ros.core.context import otel_parent
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.ids import new_span_id
 from mtrace_ros.core.ids import new_trace_id
+from mtrace_ros.core.text import encodable
 from mtrace_ros.export.schema import attribute_value_problem
 from mtrace_ros.export.schema import AttributeValue
 from mtrace_ros.export.schema import Event
@@ -67,9 +68,9 @@ def exception_attributes(error: BaseException) -> Dict[str, AttributeValue]:
     """Return the ``exception.*`` attributes of an ``exception`` event (OTel conventions)."""
     return {
         'exception.type': error_type(error),
-        'exception.message': str(error),
-        'exception.stacktrace': ''.join(
-            traceback.format_exception(type(error), error, error.__traceback__)),
+        'exception.message': encodable(str(error)),
+        'exception.stacktrace': encodable(''.join(
+            traceback.format_exception(type(error), error, error.__traceback__))),
     }
 
 
@@ -309,7 +310,7 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
     """End a span and submit its record to every sink."""
     span.end_ns = time.time_ns()
     if error is not None:
-        span.error = f'{type(error).__name__}: {error}'
+        span.error = encodable(f'{type(error).__name__}: {error}')
         span.record_exception(error)
         if span.status.code == STATUS_UNSET:
             span.status = Status(STATUS_ERROR, str(error))

@@ -70,8 +70,22 @@ def instrument_logging(fmt: Optional[str] = None) -> None:
     if chosen is not None:
         rcutils_hook.set_log_format(chosen)
     _configured = True
-    rcutils_hook.install()
+    if not rcutils_hook.install():
+        rclpy.logging.get_logger('mtrace').warning(
+            f'this rclpy has no {rcutils_hook.HOOKED_SYMBOL}(): trace ids are put into log '
+            'lines by wrapping RcutilsLogger.log instead (slower per line)')
+        rcutils_hook.install_fallback()
     stdlib_records.install()
+
+
+def uninstrument_logging() -> None:
+    """
+    Undo :func:`instrument_logging`: rclpy lines and ``logging`` records are left as they are.
+
+    ``MTRACE_LOGGING=0`` keeps ``import mtrace_ros`` from instrumenting at all.
+    """
+    rcutils_hook.uninstall()
+    stdlib_records.uninstall()
 
 
 def ros_severity(levelno: int) -> LoggingSeverity:

@@ -14,12 +14,15 @@ measured at +20-30% per line). rcutils then sends the text to every sink: the
 console, ``/rosout`` and the log file.
 """
 
+from typing import Any
 from typing import Callable
 from typing import Optional
 
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.logging.line_format import LogFormat
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.impl.rcutils_logger import _internal_callers
+from rclpy.impl.rcutils_logger import RcutilsLogger
 
 _format = LogFormat()
 # rclpy's own function, kept once the hook is installed.
@@ -47,12 +50,61 @@ def _log_with_ids(
     _rcutils_log(severity, name, message, function_name, file_path, line_number)
 
 
-def install() -> None:
-    """Install the hook on rclpy's call into rcutils (once; later calls do nothing)."""
+#: The rclpy function hooked: every rclpy logger's lines go through it.
+HOOKED_SYMBOL = 'rclpy_logging_rcutils_log'
+# The fallback when rclpy has no such symbol: RcutilsLogger.log, wrapped.
+_rclpy_logger_log: Optional[Callable[..., bool]] = None
+
+
+def install() -> bool:
+    """
+    Install the hook on rclpy's call into rcutils (once; later calls do nothing).
+
+    Returns ``False`` when this rclpy has no such call: then
+    :func:`install_fallback` must be used.
+    """
     global _rcutils_log
     if _rcutils_log is None:
-        _rcutils_log = _rclpy.rclpy_logging_rcutils_log
-        _rclpy.rclpy_logging_rcutils_log = _log_with_ids
+        hooked = getattr(_rclpy, HOOKED_SYMBOL, None)
+        if hooked is None:
+            return False
+        _rcutils_log = hooked
+        setattr(_rclpy, HOOKED_SYMBOL, _log_with_ids)
+    return True
+
+
+def install_fallback() -> None:
+    """
+    Put ids into lines by wrapping ``RcutilsLogger.log``: slower, one more frame per line.
+
+    rclpy skips this file when it looks for the caller, so file, line and the
+    once/throttle filters stay the user's.
+    """
+    global _rclpy_logger_log
+    if _rclpy_logger_log is not None:
+        return
+    _rclpy_logger_log = RcutilsLogger.log
+
+    def log(self: RcutilsLogger, message: Any, severity: Any, **kwargs: Any) -> bool:
+        context = current_trace()
+        if context is not None and message.__class__ is str:
+            message = _format.apply(context, message)
+        return _rclpy_logger_log(self, message, severity, **kwargs)
+
+    RcutilsLogger.log = log
+    if __file__ not in _internal_callers:
+        _internal_callers.append(__file__)
+
+
+def uninstall() -> None:
+    """Give rclpy back its own functions: lines are written as they are."""
+    global _rcutils_log, _rclpy_logger_log
+    if _rcutils_log is not None:
+        setattr(_rclpy, HOOKED_SYMBOL, _rcutils_log)
+        _rcutils_log = None
+    if _rclpy_logger_log is not None:
+        RcutilsLogger.log = _rclpy_logger_log
+        _rclpy_logger_log = None
 
 
 def is_enabled_for(name: str, severity: int) -> bool:

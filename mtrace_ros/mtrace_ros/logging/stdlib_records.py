@@ -12,7 +12,9 @@ names them never fails.
 
 import logging
 from typing import Any
+from typing import Callable
 from typing import Dict
+from typing import Optional
 
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import TraceContext
@@ -30,6 +32,9 @@ _NO_TRACE = (
 _MEMO_KEY = 'log_record_ids'
 
 _installed = False
+# The factory that was installed before ours, and ours.
+_previous: Optional[Callable[..., logging.LogRecord]] = None
+_ours: Optional[Callable[..., logging.LogRecord]] = None
 
 
 def _record_ids(context: TraceContext) -> Dict[str, Any]:
@@ -45,13 +50,15 @@ def _record_ids(context: TraceContext) -> Dict[str, Any]:
 
 def install() -> None:
     """Wrap the current record factory (once; later calls do nothing)."""
-    global _installed
+    global _installed, _previous, _ours
     if _installed:
         return
-    make_record = logging.getLogRecordFactory()
+    make_record = _previous = logging.getLogRecordFactory()
 
     def make_traced_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
+        if not _installed:  # uninstalled while another factory wraps this one
+            return record
         attributes = record.__dict__
         context = current_trace()
         if context is not None:
@@ -61,4 +68,15 @@ def install() -> None:
         return record
 
     logging.setLogRecordFactory(make_traced_record)
+    _ours = make_traced_record
     _installed = True
+
+
+def uninstall() -> None:
+    """Stop adding ids; give back the previous factory unless another one wraps ours."""
+    global _installed
+    if not _installed:
+        return
+    _installed = False
+    if logging.getLogRecordFactory() is _ours:
+        logging.setLogRecordFactory(_previous)
