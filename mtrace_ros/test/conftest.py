@@ -235,18 +235,26 @@ class RecordedSpans(Sequence[Dict[str, Any]]):
 
     def __init__(self, exporter: InMemorySpanExporter) -> None:
         self._exporter = exporter
+        self._dicts: List[Dict[str, Any]] = []
 
-    def _dicts(self) -> List[Dict[str, Any]]:
-        return [record_to_dict(record) for record in self._exporter.get_finished_spans()]
+    def _current(self) -> List[Dict[str, Any]]:
+        finished = self._exporter.get_finished_spans()
+        if len(finished) < len(self._dicts):  # cleared
+            self._dicts = []
+        self._dicts += [record_to_dict(record) for record in finished[len(self._dicts):]]
+        return self._dicts
 
     def __getitem__(self, index):
-        return self._dicts()[index]
+        return self._current()[index]
+
+    def __iter__(self):
+        return iter(list(self._current()))
 
     def __len__(self) -> int:
-        return len(self._exporter.get_finished_spans())
+        return len(self._current())
 
     def __eq__(self, other: object) -> bool:
-        return self._dicts() == other
+        return self._current() == other
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ def test_collect_marks_when_it_matched_each_span_publisher(
     assert len(records) == 3
 
 
-def test_collect_stops_after_its_duration(mtrace, tmp_path):
+def test_collect_stops_after_its_duration(mtrace, tmp_path, domain_id):
     out = tmp_path / 'spans.jsonl'
     result = run([mtrace, 'collect', '--duration', '0.3', '-o', str(out)])
     assert result.returncode == 0, result.stderr

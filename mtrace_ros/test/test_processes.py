@@ -36,6 +36,5 @@ def test_three_processes_share_one_trace_with_correct_parent_spans(processes):
     # Every trace b and c saw was started by a.
     started = {r['trace_id'] for r in _records(a)}
     assert {r['trace_id'] for r in _records(b) + _records(c)} <= started
-    for child in (a, b, c):
-        assert child.stop() is not None
-        assert child.popen.poll() is not None
+    for child in (a, b, c):  # each node stops cleanly on Ctrl-C, as ROS 2 demos do
+        assert child.stop() == 0, child.output()
