@@ -1,8 +1,13 @@
 """continue_trace: later work (timers, caches of the latest message) in a message's trace."""
 
+import json
+
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import render_text
 from mtrace_ros.wire import traced_header
 import pytest
 from std_msgs.msg import String
@@ -31,6 +36,26 @@ def test_timer_processes_the_latest_message_in_its_trace(make_node, executor):
     assert context.trace_id == root.trace_id
     assert context.parent_span_id == root.span_id
     assert mtrace_ros.current_trace() is None
+
+
+def test_continued_span_shows_what_it_is_in_the_tree(make_node, executor, recorded):
+    """Issue 18: a continue_trace span (a receive with no topic) showed as '? +? ms'."""
+    node = make_node(mtrace_ros.TracedNode, 'later')
+    publisher = node.create_publisher(TracedString, 'first', 10)
+    received = []
+    node.create_subscription(TracedString, 'first', received.append, 10)
+    executor.add_node(node)
+    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    with mtrace_ros.start_trace():
+        publisher.publish(TracedString())
+    assert spin_until(executor, lambda: received)
+    with mtrace_ros.continue_trace(received[0], node='later'):
+        pass
+    records, bad = read_records(json.dumps(record).encode() for record in recorded)
+    assert bad == []
+    text = render_text(Forest(records))
+    assert '?' not in text
+    assert text.splitlines()[-1].startswith('└─ later  [continue_trace]  took '), text
 
 
 def test_saved_context_continues_for_envelope_types(make_node, executor):

@@ -125,3 +125,21 @@ def test_the_command_prints_text_and_json(tmp_path):
     empty = subprocess.run([mtrace, 'stats', str(tmp_path / 'none.jsonl')],
                            capture_output=True, text=True, timeout=60)
     assert empty.returncode == 1 and 'cannot read' in empty.stderr
+
+
+def test_traces_that_published_before_collection_started_are_not_called_stopped():
+    """A dead end flagged 'before collection started' may have gone on unseen (issue 12 flag)."""
+    spans = known_traces()
+    early, late = spans[-2], spans[-1]  # traces 106 and 107: only 'a'
+    early['publishes'] = late['publishes'] = [{'topic': '/a_to_b', 'subscriber_count': 1}]
+    late['start_ns'] += 2 * MS
+    late['end_ns'] += 2 * MS
+    records, _ = read_records(json.dumps(value).encode() for value in spans)
+    forest = Forest(records, matched_ns=[BASE_NS + MS])  # the collector matched at 1 ms
+    [path] = compute(forest, forest.traces, ['a', 'b', 'd']).paths
+    ways = {(u.stopped_at, u.before_collection): u.trace_ids for u in path.unfinished}
+    assert ways == {('a', False): (f'{107:032x}',), ('a', True): (f'{106:032x}',),
+                    ('b', False): tuple(f'{i:032x}' for i in range(101, 106))}
+    text = render_text(compute(forest, forest.traces, ['a', 'b', 'd']))
+    assert '1 stopped after a: ' in text
+    assert '1 unknown after a (published before collection started): ' in text

@@ -14,6 +14,7 @@ from typing import Sequence
 from mtrace_ros.analysis.stats import Distribution
 from mtrace_ros.analysis.stats import PathStats
 from mtrace_ros.analysis.stats import Stats
+from mtrace_ros.analysis.trees import CONTINUED
 from mtrace_ros.analysis.trees import format_ms
 from mtrace_ros.core.text import printable
 
@@ -35,7 +36,8 @@ def _cells(distribution: Optional[Distribution]) -> str:
 
 def _edges_table(stats: Stats) -> str:
     rows = ''.join(
-        f'<tr><td>{_e(edge.publisher)} &rarr; {_e(edge.topic)} &rarr; {_e(edge.subscriber)}'
+        f'<tr><td>{_e(edge.publisher)} &rarr; {_e(edge.topic or CONTINUED)} &rarr; '
+        f'{_e(edge.subscriber)}'
         f'</td><td>{edge.callback.count if edge.callback else 0}</td>'
         f'{_cells(edge.latency)}{_cells(edge.callback)}</tr>'
         for edge in stats.edges)
@@ -90,8 +92,7 @@ def _path_section(path: PathStats) -> str:
             '<table class="stats"><tr><th>part</th><th>p50</th><th>p90</th><th>p99</th>'
             f'<th>max</th><th>share of p99 tail</th></tr>{rows}</table>')
     for unfinished in path.unfinished:
-        out.append(f'<p>{len(unfinished.trace_ids)} stopped after '
-                   f'{_e(unfinished.stopped_at)}</p>')
+        out.append(f'<p>{_e(unfinished.describe())}</p>')
     return ''.join(out)
 
 

@@ -14,7 +14,9 @@ the path's p99. Percentiles are nearest-rank, on every value (no sketch).
 Every trace is walked once; paths are interned as a trie of node names, so
 traces that stopped early are counted per path without comparing traces with
 each other: the work is linear in the number of spans (plus one sort per
-distribution).
+distribution). A trace whose last span on the path published before the
+collector matched every span publisher ("before collection started") is not
+said to have stopped: its next span may simply be unrecorded.
 """
 
 import math
@@ -24,8 +26,10 @@ from typing import List
 from typing import NamedTuple
 from typing import Optional
 from typing import Sequence
+from typing import Set
 from typing import Tuple
 
+from mtrace_ros.analysis.trees import CONTINUED
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import format_ms
 from mtrace_ros.analysis.trees import SpanNode
@@ -88,6 +92,15 @@ class Unfinished(NamedTuple):
 
     stopped_at: str
     trace_ids: Tuple[str, ...]
+    #: Their span there published before collection started: they may have gone on unseen.
+    before_collection: bool = False
+
+    def describe(self) -> str:
+        """Return e.g. ``3 stopped after b`` (names unescaped)."""
+        if self.before_collection:
+            return (f'{len(self.trace_ids)} unknown after {self.stopped_at} '
+                    '(published before collection started)')
+        return f'{len(self.trace_ids)} stopped after {self.stopped_at}'
 
 
 class PathStats(NamedTuple):
@@ -129,6 +142,8 @@ class _Walk:
         self.reached: Dict[int, List[Tuple[Trace, SpanNode]]] = {}
         self.leaves: Dict[int, Tuple[str, ...]] = {}
         self.parents: Dict[int, SpanNode] = {}  # id(child span node) -> its parent
+        # prefix id -> traces with a span there that published before collection started
+        self.uncertain: Dict[int, Set[str]] = {}
         for trace in traces:
             self._walk(trace)
 
@@ -147,6 +162,8 @@ class _Walk:
             first = seen.get(prefix)
             if first is None or node.span.start_ns < first.span.start_ns:
                 seen[prefix] = node
+            if any(missed.before_collection for missed in node.missed):
+                self.uncertain.setdefault(prefix, set()).add(trace.trace_id)
             if not node.children and names is not None and len(names) > 1:
                 self.leaves.setdefault(prefix, names)
             for child in reversed(node.children):
@@ -185,9 +202,11 @@ def _path_stats(walk: _Walk, nodes: Tuple[str, ...]) -> PathStats:
                for i in ids]
     unfinished = []
     for k in range(len(nodes) - 1):
-        stopped = sorted(reached[k] - reached[k + 1])
-        if stopped:
-            unfinished.append(Unfinished(nodes[k], tuple(stopped)))
+        left = reached[k] - reached[k + 1]
+        unknown = left & walk.uncertain.get(ids[k], set()) if ids[k] is not None else set()
+        for trace_ids, before in ((left - unknown, False), (unknown, True)):
+            if trace_ids:
+                unfinished.append(Unfinished(nodes[k], tuple(sorted(trace_ids)), before))
     last = ids[-1]
     totals: List[int] = []
     splits: List[List[int]] = []
@@ -250,7 +269,7 @@ def render_text(stats: Stats) -> str:
     lines = [f'{stats.traces} traces, {stats.spans} spans; times are p50 p90 p99 max', '',
              'Edges (publisher -> topic -> subscriber)']
     lines += _table(('edge', 'count', 'hop latency', 'callback'), [
-        (printable(f'{e.publisher} -> {e.topic} -> {e.subscriber}'),
+        (printable(f'{e.publisher} -> {e.topic or CONTINUED} -> {e.subscriber}'),
          str(e.callback.count if e.callback else 0),
          _cells(e.latency), _cells(e.callback)) for e in stats.edges])
     for path in stats.paths:
@@ -265,9 +284,8 @@ def render_text(stats: Stats) -> str:
         for unfinished in path.unfinished:
             ids = ', '.join(unfinished.trace_ids[:EXAMPLE_IDS])
             more = len(unfinished.trace_ids) - EXAMPLE_IDS
-            lines.append(
-                f'  {len(unfinished.trace_ids)} stopped after {printable(unfinished.stopped_at)}: '
-                f'{ids}' + (f' and {more} more' if more > 0 else ''))
+            lines.append(f'  {printable(unfinished.describe())}: {ids}'
+                         + (f' and {more} more' if more > 0 else ''))
     return '\n'.join(lines) + '\n'
 
 
@@ -292,7 +310,7 @@ def to_json(stats: Stats) -> Dict[str, object]:
              'parts': [{'name': part.name, 'time_ns': dist(part.time),
                         'p99_tail_share': part.tail_share} for part in p.parts],
              'contributes_most': p.worst,
-             'unfinished': [{'stopped_at': u.stopped_at, 'trace_ids': list(u.trace_ids)}
-                            for u in p.unfinished]}
+             'unfinished': [{'stopped_at': u.stopped_at, 'trace_ids': list(u.trace_ids),
+                             'before_collection': u.before_collection} for u in p.unfinished]}
             for p in stats.paths],
     }

@@ -40,6 +40,9 @@ from mtrace_ros.export.schema import STATUS_ERROR
 PARENT_MISSING = 'missing'
 PARENT_IN_CYCLE = 'in a cycle'
 
+#: What a span made by ``continue_trace`` (a receive with no topic) shows instead of a topic.
+CONTINUED = '[continue_trace]'
+
 #: Deepest level drawn with branches; deeper rows are drawn at this indent, with their depth.
 MAX_DRAWN_DEPTH = 24
 
@@ -277,7 +280,7 @@ def hop_text(span: SpanRecord) -> str:
     if span.topic is None:
         if span.kind == KIND_ROOT:
             return '[root]'
-        return '[continue_trace]' if span.kind == KIND_RECEIVE else f'[{printable(span.kind)}]'
+        return CONTINUED if span.kind == KIND_RECEIVE else f'[{printable(span.kind)}]'
     latency = '+? ms' if span.latency_ns is None else format_ms(span.latency_ns, sign=True)
     return f'{printable(span.topic)}  {latency}'
 
