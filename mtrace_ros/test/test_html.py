@@ -1,5 +1,7 @@
 """The HTML page parses, shows every span, loads nothing external, escapes what records hold."""
 
+import base64
+import hashlib
 from html.parser import HTMLParser
 import json
 import pathlib
@@ -91,6 +93,14 @@ def test_page_loads_nothing_external_and_has_only_the_inline_filter_script():
     tags = {tag for tag, _ in page.elements}
     assert not tags & {'link', 'img', 'iframe', 'object', 'embed', 'video', 'audio'}
     assert only_our_script(page)
+    # A Content-Security-Policy that allows that script by its hash, and nothing from outside
+    # (the browser test shows the script still runs under it).
+    digest = base64.b64encode(hashlib.sha256(html_report._SCRIPT.encode()).digest()).decode()
+    policies = [attrs['content'] for tag, attrs in page.elements
+                if tag == 'meta' and attrs.get('http-equiv') == 'Content-Security-Policy']
+    assert policies == [html_report.CONTENT_SECURITY_POLICY]
+    assert f"script-src 'sha256-{digest}'" in policies[0]
+    assert policies[0].startswith("default-src 'none';")
     assert not any(name.startswith('on') for _, attrs in page.elements for name in attrs)
     for tag, attrs in page.elements:
         for name, value in attrs.items():

@@ -10,8 +10,10 @@ node names, topics and errors are written by other processes and are
 untrusted. The filter also reads the page's fragment (``page.html#filter=4bf9``).
 """
 
+import base64
 from datetime import datetime
 from datetime import timezone
+import hashlib
 import html
 from typing import List
 from typing import Optional
@@ -286,6 +288,13 @@ _SCRIPT = """
 })();
 """
 
+#: The page allows inline styles and this one script (by its hash), nothing else: text that
+#: escaped escaping could not run, and nothing can load from anywhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    + "'; base-uri 'none'; form-action 'none'")
+
 
 def render_html(
     forest: Forest,
@@ -313,6 +322,7 @@ def render_html(
     body: List[str] = [
         '<!DOCTYPE html>',
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">',
         f'<title>{_e(title)}</title><style>{_STYLE}</style></head><body>',
         f'<h1>{_e(title)}</h1>',
         render_summary(compute(forest, chosen)),
