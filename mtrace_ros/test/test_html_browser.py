@@ -92,3 +92,40 @@ def test_the_page_file_names_no_external_resource():
     with open(page, 'rb') as stream:
         html = render_html(Forest(read_records(stream)[0]))
     assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html)
+
+
+def test_shared_scale_makes_a_short_trace_short_and_single_spans_are_folded(chromium, tmp_path):
+    """Issue 18: on its own axis a 0.1 ms trace filled the width a 984 ms one did."""
+    base = 1_700_000_000_000_000_000
+
+    def trace(number, duration_ns, spans):
+        return [{
+            'trace_id': f'{number:032x}', 'span_id': f'{n:016x}',
+            'parent_span_id': None if n == 1 else f'{1:016x}', 'node': f'n{n}',
+            'topic': None if n == 1 else '/t', 'kind': 'root' if n == 1 else 'receive',
+            'start_ns': base + (n - 1) * duration_ns // 2, 'end_ns': base + n * duration_ns // 2,
+            'latency_ns': None, 'error': None, 'publishes': [], 'links': []}
+            for n in range(1, spans + 1)]
+    records = trace(1, 100_000, 2) + trace(2, 984_000_000, 2) + trace(3, 1000, 1)
+    forest = Forest(read_records(json.dumps(record).encode() for record in records)[0])
+    page = tmp_path / 'scales.html'
+    page.write_text(render_html(forest), encoding='utf-8')
+
+    def reach(dom: str, trace_number: int, axis: str) -> float:
+        """Return how far right the trace's bars reach on the ``own`` or ``shared`` axis."""
+        section = dom.split(f'id="trace-{trace_number:032x}"', 1)[1].split('</details>', 1)[0]
+        bars = re.findall(r'--l:([\d.]+)%;--w:([\d.]+)%;--sl:([\d.]+)%;--sw:([\d.]+)%', section)
+        index = 0 if axis == 'own' else 2
+        return max(float(bar[index]) + float(bar[index + 1]) for bar in bars)
+
+    own = dump_dom(chromium, page)
+    shared = dump_dom(chromium, page, 'shared=1')
+    assert not re.search(r'<body[^>]*class="[^"]*shared', own)
+    assert re.search(r'<body[^>]*class="[^"]*shared', shared)
+    assert reach(shared, 1, 'own') == pytest.approx(100, abs=0.01)  # each on its own axis
+    assert reach(shared, 1, 'shared') < 1  # 0.1 ms beside 984 ms: a sliver
+    assert reach(shared, 2, 'shared') == pytest.approx(100, abs=0.01)
+    # The single-span trace comes after the others, in a folded group.
+    assert shared.index(f'trace-{2:032x}') < shared.index('<details id="single"') < shared.index(
+        f'trace-{3:032x}')
+    assert re.search(r'<details id="single"(?![^>]*\bopen\b)[^>]*>', shared)
