@@ -10,12 +10,12 @@ from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.export.registry import remove_sink
 from mtrace_ros.instrumentation import notices
 import numpy
 import pytest
 from rcl_interfaces.msg import Log
-from rclpy.qos import qos_profile_rosout_default
 from rclpy.serialization import serialize_message
 from std_msgs.msg import String
 
@@ -28,7 +28,7 @@ def rosout(make_node, executor):
     """Return the /rosout lines seen by a listener node."""
     lines = []
     listener = make_node(name='rosout_listener')
-    listener.create_subscription(Log, '/rosout', lines.append, qos_profile_rosout_default)
+    listener.create_subscription(Log, '/rosout', lines.append, ROSOUT_QOS)
     executor.add_node(listener)
     return lines
 

@@ -24,12 +24,12 @@ from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros import create_traced_publisher
 from mtrace_ros import start_trace
+from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.logging import DEFAULT_LOG_FORMAT
 from mtrace_ros.logging import rcutils_hook
 import pytest
 from rcl_interfaces.msg import Log
 import rclpy.logging
-from rclpy.qos import qos_profile_rosout_default
 
 SCRIPT = NODES_DIR / 'log_lines_node.py'
 TOPIC = 'log_lines_input'
@@ -137,7 +137,7 @@ def log_lines_run(make_node, executor, processes, tmp_path: pathlib.Path):
         'RCUTILS_CONSOLE_OUTPUT_FORMAT': CONSOLE_FORMAT, 'ROS_LOG_DIR': str(log_dir)})
     node = make_node(name='log_lines_driver')
     rosout: List[Log] = []
-    node.create_subscription(Log, '/rosout', rosout.append, qos_profile_rosout_default)
+    node.create_subscription(Log, '/rosout', rosout.append, ROSOUT_QOS)
     publisher = create_traced_publisher(node, TracedString, TOPIC, 10)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0), child.output()

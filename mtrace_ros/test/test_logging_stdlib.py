@@ -7,12 +7,12 @@ from typing import List
 from conftest import spin_until
 from mtrace_ros import RosLogHandler
 from mtrace_ros import start_trace
+from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.logging import NO_TRACE_ID
 from mtrace_ros.logging import ros_severity
 import pytest
 from rcl_interfaces.msg import Log
 import rclpy.logging
-from rclpy.qos import qos_profile_rosout_default
 
 
 class RecordList(logging.Handler):
@@ -69,7 +69,7 @@ def test_handler_forwards_to_rosout_with_ids_and_the_records_call_site(
     node = make_node(name='std_forwarder')
     rosout: List[Log] = []
     listener = make_node(name='rosout_listener')
-    listener.create_subscription(Log, '/rosout', rosout.append, qos_profile_rosout_default)
+    listener.create_subscription(Log, '/rosout', rosout.append, ROSOUT_QOS)
     executor.add_node(listener)
     std_logger.addHandler(RosLogHandler(node.get_logger()))
 

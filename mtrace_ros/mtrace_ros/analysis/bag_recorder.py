@@ -31,6 +31,7 @@ from mtrace_ros.analysis.bag_reader import SPAN_TYPE
 from mtrace_ros.analysis.recorder import stop_on_signals
 from mtrace_ros.analysis.recording_types import add_installed_type
 from mtrace_ros.analysis.recording_types import installed_typestore
+from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
 import rclpy
@@ -38,7 +39,6 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy
-from rclpy.qos import qos_profile_rosout_default
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -77,7 +77,7 @@ def _qos(node: Node, topic: str) -> QoSProfile:
     if topic == SPAN_TOPIC:
         return SPAN_QOS
     if topic == ROSOUT_TOPIC:
-        return qos_profile_rosout_default
+        return ROSOUT_QOS
     offered = [info.qos_profile for info in node.get_publishers_info_by_topic(topic)]
     reliable = bool(offered) and all(
         qos.reliability == ReliabilityPolicy.RELIABLE for qos in offered)

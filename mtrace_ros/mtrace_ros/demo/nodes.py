@@ -161,7 +161,8 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
 
     # Installed before rclpy's handler, which calls it after waking the executor.
     signal.signal(signal.SIGINT, note_stop)
-    with rclpy.init(args=args):
+    rclpy.init(args=args)  # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    try:
         try:
             node = _NODE_CLASSES.get(name, TreeNode)(spec)
         except BadParameter as ex:
@@ -178,6 +179,8 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
                 raise
         finally:
             node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
 
 
 def _stop_when_runner_dies() -> None:

@@ -11,6 +11,7 @@ publisher_class=...)``, rclpy's own seam for this.
 import functools
 from typing import Any
 from typing import Callable
+from typing import Generic
 from typing import Optional
 from typing import Tuple
 from typing import Type
@@ -72,7 +73,7 @@ def _publish_in_trace(
             spans.end(root)
 
 
-class TracedPublisher(Publisher[MsgT]):
+class TracedPublisher(Publisher, Generic[MsgT]):
     """
     A publisher that writes the active trace into each message's ``TracedHeader``.
 
@@ -112,7 +113,7 @@ class TracedPublisher(Publisher[MsgT]):
         _publish_in_trace(self, getattr(msg, self._header_field), super().publish, msg)
 
 
-class EnvelopePublisher(Publisher[TracedEnvelope]):
+class EnvelopePublisher(Publisher):
     """
     A publisher that sends messages of any type inside a ``TracedEnvelope``.
 

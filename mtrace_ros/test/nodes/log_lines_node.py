@@ -46,12 +46,14 @@ class LogLines(TracedNode):
 
 
 def main() -> None:
-    with rclpy.init():
-        node = LogLines(sys.argv[1])
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
+    rclpy.init()  # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    node = LogLines(sys.argv[1])
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
 
 
 if __name__ == '__main__':
