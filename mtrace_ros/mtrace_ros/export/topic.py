@@ -40,6 +40,12 @@ class TopicExporter:
             f'_mtrace_spans_{os.getpid()}_{os.urandom(3).hex()}', context=context,
             use_global_arguments=False, enable_rosout=False, start_parameter_services=False)
         self._publisher = self._node.create_publisher(SpanMessage, topic, SPAN_QOS)
+        self._context_ending = False
+        context.on_shutdown(self._on_context_shutdown)
+
+    def _on_context_shutdown(self) -> None:
+        # Destroying a node from the context's own shutdown callbacks hangs on Jazzy.
+        self._context_ending = True
 
     def export(self, records: Sequence[SpanRecord]) -> bool:
         """Publish one message per record."""
@@ -56,7 +62,7 @@ class TopicExporter:
 
     def shutdown(self) -> None:
         """Destroy the exporter's node (if its context still runs)."""
-        if self.context.ok():
+        if self.context.ok() and not self._context_ending:
             self._node.destroy_node()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
