@@ -24,6 +24,8 @@ from mtrace_ros.instrumentation.node import TracedNode
 from mtrace_ros.instrumentation.publisher import create_traced_publisher
 from mtrace_ros.instrumentation.publisher import EnvelopePublisher
 from mtrace_ros.instrumentation.publisher import TracedPublisher
+from mtrace_ros.instrumentation.service import create_traced_client
+from mtrace_ros.instrumentation.service import create_traced_service
 from mtrace_ros.instrumentation.span_api import current_span
 from mtrace_ros.instrumentation.subscription import create_traced_subscription
 from mtrace_ros.instrumentation.tasks import instrument_tasks
@@ -42,7 +44,9 @@ __all__ = [
     'close_sinks',
     'configure_sinks',
     'continue_trace',
+    'create_traced_client',
     'create_traced_publisher',
+    'create_traced_service',
     'create_traced_subscription',
     'current_span',
     'current_trace',

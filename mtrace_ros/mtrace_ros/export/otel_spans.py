@@ -38,8 +38,10 @@ from typing import Optional
 from typing import Tuple
 
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_CLIENT
 from mtrace_ros.export.schema import KIND_RECEIVE
 from mtrace_ros.export.schema import KIND_ROOT
+from mtrace_ros.export.schema import KIND_SERVER
 from mtrace_ros.export.schema import SpanRecord
 from mtrace_ros.export.schema import STATUS_ERROR
 from mtrace_ros.export.schema import STATUS_OK
@@ -59,9 +61,6 @@ from opentelemetry.trace import TraceFlags
 
 #: ``messaging.system`` and ``rpc.system.name``: ROS 2 has no registered value.
 SYSTEM = 'ros2'
-#: The kinds the services instrumentation records (see the schema).
-KIND_CLIENT = 'client'
-KIND_SERVER = 'server'
 
 SYSTEM_ATTRIBUTE = 'messaging.system'
 OPERATION_NAME_ATTRIBUTE = 'messaging.operation.name'

@@ -48,6 +48,16 @@ SPAN_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 KIND_ROOT = 'root'
 #: A traced callback handling one received message (or ``continue_trace``).
 KIND_RECEIVE = 'receive'
+#: A service call as the caller sees it: from the request to the response (the wait).
+KIND_CLIENT = 'client'
+#: A service callback handling one request.
+KIND_SERVER = 'server'
+#: Action phases: the goal request (client side, to the server's answer), the
+#: execute callback, the result request and a cancel request.
+KIND_GOAL = 'goal'
+KIND_EXECUTE = 'execute'
+KIND_RESULT = 'result'
+KIND_CANCEL = 'cancel'
 
 
 #: Span status codes, as OpenTelemetry names them (lowercase).
@@ -296,7 +306,11 @@ def record_from_dict(record: Any) -> SpanRecord:
     )
 
 
-_KINDS = {SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE}
+_KINDS = {
+    SpanMsg.KIND_ROOT: KIND_ROOT, SpanMsg.KIND_RECEIVE: KIND_RECEIVE,
+    SpanMsg.KIND_CLIENT: KIND_CLIENT, SpanMsg.KIND_SERVER: KIND_SERVER,
+    SpanMsg.KIND_GOAL: KIND_GOAL, SpanMsg.KIND_EXECUTE: KIND_EXECUTE,
+    SpanMsg.KIND_RESULT: KIND_RESULT, SpanMsg.KIND_CANCEL: KIND_CANCEL}
 _STATUS_CODES = {
     SpanMsg.STATUS_UNSET: STATUS_UNSET, SpanMsg.STATUS_OK: STATUS_OK,
     SpanMsg.STATUS_ERROR: STATUS_ERROR}

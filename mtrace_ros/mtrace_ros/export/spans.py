@@ -38,8 +38,14 @@ from mtrace_ros.core.text import encodable
 from mtrace_ros.export.schema import attribute_value_problem
 from mtrace_ros.export.schema import AttributeValue
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_CANCEL
+from mtrace_ros.export.schema import KIND_CLIENT
+from mtrace_ros.export.schema import KIND_EXECUTE
+from mtrace_ros.export.schema import KIND_GOAL
 from mtrace_ros.export.schema import KIND_RECEIVE
+from mtrace_ros.export.schema import KIND_RESULT
 from mtrace_ros.export.schema import KIND_ROOT
+from mtrace_ros.export.schema import KIND_SERVER
 from mtrace_ros.export.schema import Link
 from mtrace_ros.export.schema import NO_ATTRIBUTES
 from mtrace_ros.export.schema import Publish
@@ -328,8 +334,14 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
 
 
 __all__ = [
+    'KIND_CANCEL',
+    'KIND_CLIENT',
+    'KIND_EXECUTE',
+    'KIND_GOAL',
     'KIND_RECEIVE',
+    'KIND_RESULT',
     'KIND_ROOT',
+    'KIND_SERVER',
     'NODE_SCOPE',
     'Span',
     'SpanSink',
