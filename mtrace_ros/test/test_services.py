@@ -1,0 +1,209 @@
+"""Services carry the trace (issue 14): caller -> server callback -> response -> caller."""
+
+import json
+import threading
+
+from conftest import DEADLINE_SEC
+from conftest import node_script
+from conftest import spin_until
+from conftest import wait_until
+from mtrace_msgs.srv import TracedTrigger
+import mtrace_ros
+from mtrace_ros.instrumentation import notices
+from mtrace_ros.instrumentation.service import TracedClient
+import pytest
+from rclpy.node import Node
+from std_srvs.srv import Trigger
+
+
+def _server(processes, *flags):
+    server = processes(node_script('service_node.py') + list(flags), name='server')
+    assert wait_until(lambda: 'ready' in server.output()), server.output()
+    return server
+
+
+def _client(make_node, executor, name='caller', srv_type=TracedTrigger, srv_name='trigger',
+            plain=False):
+    node = make_node(Node if plain else mtrace_ros.TracedNode, name)
+    executor.add_node(node)
+    client = node.create_client(srv_type, srv_name)
+    assert client.wait_for_service(DEADLINE_SEC)
+    return client
+
+
+def _served(response):
+    """Return the trace the server callback ran in, as the server node reported it."""
+    return json.loads(response.message)
+
+
+def _ended(recorded, futures):
+    """Return a predicate: every call answered and its client span ended (in a done callback)."""
+    def predicate():
+        clients = sum(s['kind'] == 'client' for s in recorded)
+        return all(future.done() for future in futures) and clients >= len(futures)
+    return predicate
+
+
+def _client_span(recorded, trace_id):
+    (span,) = [s for s in recorded if s['trace_id'] == trace_id and s['kind'] == 'client']
+    return span
+
+
+def _check_hop(recorded, caller, response):
+    """Check that the server ran in a child of the caller's client span, and said so."""
+    served = _served(response)
+    assert served['trace_id'] == caller.trace_id
+    client_span = _client_span(recorded, caller.trace_id)
+    assert client_span['parent_span_id'] == caller.span_id
+    assert client_span['topic'] == '/trigger'
+    assert served['parent_span_id'] == client_span['span_id']
+    assert response.header.span_id.tobytes().hex() == served['span_id']
+    assert client_span['start_ns'] <= client_span['end_ns']
+
+
+@pytest.mark.parametrize('flags', [[], ['--multi'], ['--async']],
+                         ids=['single', 'multithreaded', 'async-server'])
+def test_done_callback_runs_in_the_caller_span(processes, make_node, executor, recorded, flags):
+    _server(processes, *flags)
+    client = _client(make_node, executor)
+    assert isinstance(client, TracedClient)
+    seen = []
+    with mtrace_ros.start_trace() as caller:
+        future = client.call_async(TracedTrigger.Request(data='x'))
+        future.add_done_callback(lambda f: seen.append(mtrace_ros.current_trace()))
+    assert mtrace_ros.current_trace() is None
+    assert spin_until(executor, lambda: seen)
+    assert seen == [caller]
+    _check_hop(recorded, caller, future.result())
+
+
+def test_async_def_awaiting_call_async_continues_in_its_span(
+        processes, make_node, executor, recorded):
+    _server(processes)
+    client = _client(make_node, executor)
+    after = []
+
+    async def ask():
+        with mtrace_ros.start_trace() as caller:
+            response = await client.call_async(TracedTrigger.Request(data='x'))
+            after.append((caller, mtrace_ros.current_trace(), response))
+
+    executor.create_task(ask)
+    # The client span ends in a done callback, which may run after the task resumes.
+    assert spin_until(executor, lambda: after and any(s['kind'] == 'client' for s in recorded))
+    ((caller, current, response),) = after
+    assert current == caller
+    _check_hop(recorded, caller, response)
+
+
+def test_call_from_a_sync_callback_returns_in_the_caller_span(
+        processes, make_node, executor, recorded):
+    _server(processes)
+    client = _client(make_node, executor)
+    spinner = threading.Thread(target=executor.spin)
+    spinner.start()
+    try:
+        with mtrace_ros.start_trace() as caller:
+            response = client.call(TracedTrigger.Request(data='x'), timeout_sec=DEADLINE_SEC)
+            assert mtrace_ros.current_trace() == caller
+    finally:
+        executor.shutdown()
+        spinner.join()
+    _check_hop(recorded, caller, response)
+
+
+def test_two_traced_clients_calling_at_once_each_get_their_own_trace(
+        processes, make_node, executor, recorded):
+    _server(processes, '--multi')
+    clients = [_client(make_node, executor, name) for name in ('one', 'two')]
+    calls = []
+    for client in clients:
+        with mtrace_ros.start_trace() as caller:
+            calls.append((caller, client.call_async(TracedTrigger.Request())))
+    assert spin_until(executor, _ended(recorded, [future for _, future in calls]))
+    assert calls[0][0].trace_id != calls[1][0].trace_id
+    for caller, future in calls:
+        _check_hop(recorded, caller, future.result())
+
+
+def test_a_type_without_header_is_served_untraced(processes, make_node, executor, recorded):
+    _server(processes)
+    client = _client(make_node, executor, srv_type=Trigger, srv_name='std_trigger')
+    assert not isinstance(client, TracedClient)
+    with mtrace_ros.start_trace():
+        future = client.call_async(Trigger.Request())
+    assert spin_until(executor, future.done)
+    assert _served(future.result())['trace_id'] is None
+
+
+def test_traced_client_to_plain_server_works_untraced(processes, make_node, executor, recorded):
+    _server(processes, '--plain')
+    client = _client(make_node, executor)
+    with mtrace_ros.start_trace() as caller:
+        future = client.call_async(TracedTrigger.Request())
+    assert spin_until(executor, _ended(recorded, [future]))
+    assert _served(future.result())['trace_id'] is None
+    assert _client_span(recorded, caller.trace_id)['error'] is None
+
+
+def test_plain_client_to_traced_server_starts_a_root_with_one_notice(
+        make_node, executor, recorded):
+    server = make_node(mtrace_ros.TracedNode, 'server')
+    executor.add_node(server)
+    contexts = []
+
+    def serve(request, response):
+        contexts.append(mtrace_ros.current_trace())
+        return response
+
+    server.create_service(TracedTrigger, 'trigger', serve)
+    client = _client(make_node, executor, plain=True)
+    for _ in range(3):
+        future = client.call_async(TracedTrigger.Request())
+        assert spin_until(executor, future.done)
+        assert future.result().header.trace_id.any()  # the server span
+    assert len({context.trace_id for context in contexts}) == 3
+    assert all(context.parent_span_id is None for context in contexts)
+    assert [s['kind'] for s in recorded] == ['server'] * 3
+    counts = {key[2]: count for key, count in notices.counts().items() if key[1] == '/trigger'}
+    assert list(counts.values()) == [3], counts
+
+
+def test_a_server_that_raises_records_the_error_and_the_caller_times_out(
+        make_node, executor, recorded):
+    server = make_node(mtrace_ros.TracedNode, 'server')
+    executor.add_node(server)
+
+    def fail(request, response):
+        raise RuntimeError('no map')
+
+    server.create_service(TracedTrigger, 'trigger', fail)
+    client = _client(make_node, executor)
+    with mtrace_ros.start_trace() as caller:
+        future = client.call_async(TracedTrigger.Request())
+    with pytest.raises(RuntimeError, match='no map'):
+        spin_until(executor, lambda: False)
+    client.remove_pending_request(future)  # what call() does when its timeout expires
+    (server_span,) = [s for s in recorded if s['kind'] == 'server']
+    assert server_span['error'] == 'RuntimeError: no map'
+    client_span = _client_span(recorded, caller.trace_id)
+    assert server_span['parent_span_id'] == client_span['span_id']
+    assert client_span['error'].startswith('TimeoutError')
+    assert client.mtrace_calls == {}
+
+
+def test_garbage_headers_never_lose_the_request(make_node, executor, recorded):
+    server = make_node(mtrace_ros.TracedNode, 'server')
+    executor.add_node(server)
+    served = []
+    server.create_service(
+        TracedTrigger, 'trigger', lambda request, response: served.append(request) or response)
+    client = _client(make_node, executor, plain=True)
+    request = TracedTrigger.Request(data='garbage')
+    request.header.trace_id[:] = 7
+    request.header.flags = 0xff
+    future = client.call_async(request)
+    assert spin_until(executor, future.done)
+    assert [r.data for r in served] == ['garbage']
+    (span,) = [s for s in recorded if s['kind'] == 'server']
+    assert span['parent_span_id'] is None
