@@ -9,6 +9,11 @@ from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
+from mtrace_ros.analysis.trees import Forest
+from mtrace_ros.analysis.trees import render_text
+from mtrace_ros.export.schema import record_from_dict
+from mtrace_ros.export.schema import record_from_message
+from mtrace_ros.export.schema import record_to_message
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.service import TracedClient
 import pytest
@@ -207,3 +212,22 @@ def test_garbage_headers_never_lose_the_request(make_node, executor, recorded):
     assert [r.data for r in served] == ['garbage']
     (span,) = [s for s in recorded if s['kind'] == 'server']
     assert span['parent_span_id'] is None
+
+
+def test_tree_shows_a_service_hop_as_one_node_with_its_wait(make_node, executor, recorded):
+    server = make_node(mtrace_ros.TracedNode, 'server')
+    executor.add_node(server)
+    server.create_service(TracedTrigger, 'trigger', lambda request, response: response)
+    client = _client(make_node, executor)
+    with mtrace_ros.start_trace() as caller:
+        future = client.call_async(TracedTrigger.Request())
+    assert spin_until(executor, _ended(recorded, [future]))
+    forest = Forest(record_from_dict(span) for span in recorded)
+    text = render_text(forest)
+    assert '[client]' not in text
+    (line,) = [line for line in text.splitlines() if '[server]' in line]
+    assert line.startswith('└─ server  /trigger  [server]  caller waited '), text
+    assert caller.trace_id in text
+    # Span messages carry the new kinds.
+    for span in recorded:
+        assert record_from_message(record_to_message(record_from_dict(span))).kind == span['kind']

@@ -30,8 +30,10 @@ from mtrace_ros.analysis.notes import NO_NOTES
 from mtrace_ros.analysis.notes import Notes
 from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_CLIENT
 from mtrace_ros.export.schema import KIND_RECEIVE
 from mtrace_ros.export.schema import KIND_ROOT
+from mtrace_ros.export.schema import KIND_SERVER
 from mtrace_ros.export.schema import Link
 from mtrace_ros.export.schema import SpanRecord
 from mtrace_ros.export.schema import STATUS_ERROR
@@ -83,6 +85,8 @@ class SpanNode:
     linked_by: List[LinkedBy] = field(default_factory=list)
     #: ``None`` when reached from a root, else :data:`PARENT_MISSING` or :data:`PARENT_IN_CYCLE`.
     detached: Optional[str] = None
+    #: For a server span folded with its caller's client span: the caller's wait.
+    wait_ns: Optional[int] = None
 
 
 @dataclass(eq=False)
@@ -204,7 +208,22 @@ def _build_trace(
         before_collection = last_matched_ns is not None and node.span.start_ns < last_matched_ns
         node.missed = _missed_publishes(node, before_collection)
     tops.sort(key=lambda node: (node.detached is not None,) + _order(node))
+    for node in nodes.values():
+        _fold_service_hops(node.children)
+    _fold_service_hops(tops)
     return Trace(trace_id, tops, nodes)
+
+
+def _fold_service_hops(items: List[SpanNode]) -> None:
+    """Show a client span with its one server span as one node: the server's, with the wait."""
+    for index, item in enumerate(items):
+        span = item.span
+        if (span.kind == KIND_CLIENT and len(item.children) == 1 and not span.events
+                and item.children[0].span.kind == KIND_SERVER):
+            server = item.children[0]
+            server.wait_ns = span.end_ns - span.start_ns
+            server.detached = item.detached
+            items[index] = server
 
 
 def _reachable(tops: Iterable[SpanNode]) -> set:
@@ -281,6 +300,8 @@ def hop_text(span: SpanRecord) -> str:
         if span.kind == KIND_ROOT:
             return '[root]'
         return CONTINUED if span.kind == KIND_RECEIVE else f'[{printable(span.kind)}]'
+    if span.kind in (KIND_CLIENT, KIND_SERVER):  # a service: the topic is its name
+        return f'{printable(span.topic)}  [{span.kind}]'
     latency = '+? ms' if span.latency_ns is None else format_ms(span.latency_ns, sign=True)
     return f'{printable(span.topic)}  {latency}'
 
@@ -296,6 +317,8 @@ def describe_span(node: SpanNode, forest: Forest) -> str:
     """Return a span's line: node, hop, time taken, and marks for orphans, errors, links."""
     span = node.span
     took = 'took ' + format_ms(span.end_ns - span.start_ns)
+    if node.wait_ns is not None:
+        took = f'caller waited {format_ms(node.wait_ns)}, {took}'
     parts = [printable(span.node), hop_text(span), took, parent_note(node) or '']
     if span.error is not None:
         parts.append('ERROR ' + printable(span.error))
