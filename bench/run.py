@@ -32,6 +32,7 @@ import otel_bridge
 import publish_cost
 from rclpy.utilities import get_rmw_implementation_identifier
 from ros_setup import Session
+import service_cost
 import sinks
 import task_cost
 import throughput
@@ -47,6 +48,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'sinks': sinks.run,
     'tasks': task_cost.run,
     'otel': otel_bridge.run,
+    'services': service_cost.run,
 }
 
 
