@@ -15,16 +15,19 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 from typing import List
 from typing import Optional
 from typing import Tuple
 
 from mtrace_msgs.msg import TracedString
+from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
 from mtrace_ros.demo.topology import ENV_RUNNER_FD
 from mtrace_ros.demo.topology import node_named
+from mtrace_ros.demo.topology import PLAN_SERVICE
 from mtrace_ros.demo.topology import rate_problem
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
@@ -141,7 +144,41 @@ class PoolNode(TreeNode):
         super().destroy_node()
 
 
-_NODE_CLASSES = {'a': RootNode, 'b': AwaitingNode, 'c': PoolNode}
+class PlanServer(TreeNode):
+    """``d``: a leaf that also serves :data:`PLAN_SERVICE`; its callback runs in the caller's trace."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        self.create_service(TracedTrigger, PLAN_SERVICE, self.plan, callback_group=self.group)
+
+    def plan(self, request: TracedTrigger.Request, response: TracedTrigger.Response) -> Any:
+        """Answer one request (logged in the caller's trace)."""
+        self.get_logger().info(f'planning for "{request.data}"')
+        response.success = True
+        response.message = f'plan for {request.data}'
+        return response
+
+
+class PlanAsker(TreeNode):
+    """``e``: a leaf that asks d's :data:`PLAN_SERVICE` for each message it handles."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        self.client = self.create_client(TracedTrigger, PLAN_SERVICE, callback_group=self.group)
+
+    def on_message(self, msg: TracedString) -> None:
+        """Log the message and ask d; the answer is logged in the same trace."""
+        super().on_message(msg)
+        if self.client.service_is_ready():
+            future = self.client.call_async(TracedTrigger.Request(data=msg.data))
+            future.add_done_callback(self.on_plan)
+
+    def on_plan(self, future: Future) -> None:
+        """Log d's answer (a done callback: it runs in the trace of the message that asked)."""
+        self.get_logger().info(f'd answered "{future.result().message}"')
+
+
+_NODE_CLASSES = {'a': RootNode, 'b': AwaitingNode, 'c': PoolNode, 'd': PlanServer, 'e': PlanAsker}
 
 
 def run(name: str, args: Optional[List[str]] = None) -> None:

@@ -41,6 +41,10 @@ class DemoNode(NamedTuple):
         return self.name
 
 
+#: The service d offers and e calls for each message it handles (in the caller's trace).
+PLAN_SERVICE = '/demo/d_plan'
+
+
 def _edge(parent: str, child: str) -> str:
     return f'/demo/{parent}_to_{child}'
 
@@ -52,8 +56,8 @@ NODES: Tuple[DemoNode, ...] = (
              'async callback awaiting a future that another callback completes'),
     DemoNode('c', _edge('a', 'c'), (_edge('c', 'f'),),
              'hands each message to a thread pool with mtrace_ros.wrap'),
-    DemoNode('d', _edge('b', 'd'), (), 'leaf'),
-    DemoNode('e', _edge('b', 'e'), (), 'leaf'),
+    DemoNode('d', _edge('b', 'd'), (), f'leaf; serves {PLAN_SERVICE} (TracedTrigger)'),
+    DemoNode('e', _edge('b', 'e'), (), f'leaf; asks {PLAN_SERVICE} on d for each message'),
     DemoNode('f', _edge('c', 'f'), (), 'leaf'),
 )
 
