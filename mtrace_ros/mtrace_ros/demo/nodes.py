@@ -145,7 +145,7 @@ class PoolNode(TreeNode):
 
 
 class PlanServer(TreeNode):
-    """``d``: a leaf that also serves :data:`PLAN_SERVICE`; its callback runs in the caller's trace."""
+    """``d``: a leaf that also serves :data:`PLAN_SERVICE`, in the caller's trace."""
 
     def __init__(self, spec: DemoNode) -> None:
         super().__init__(spec)
@@ -178,7 +178,8 @@ class PlanAsker(TreeNode):
         self.get_logger().info(f'd answered "{future.result().message}"')
 
 
-_NODE_CLASSES = {'a': RootNode, 'b': AwaitingNode, 'c': PoolNode, 'd': PlanServer, 'e': PlanAsker}
+_NODE_CLASSES = {
+    'a': RootNode, 'b': AwaitingNode, 'c': PoolNode, 'd': PlanServer, 'e': PlanAsker}
 
 
 def run(name: str, args: Optional[List[str]] = None) -> None:

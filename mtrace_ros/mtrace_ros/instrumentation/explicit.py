@@ -20,7 +20,7 @@ from mtrace_ros.wire.message_types import header_field
 
 
 @contextlib.contextmanager
-def _active(context: TraceContext) -> Iterator[TraceContext]:
+def active(context: TraceContext) -> Iterator[TraceContext]:
     """Run the ``with`` body in ``context``, ending its span (if recorded) afterwards."""
     token = attach(context)
     error: Optional[BaseException] = None
@@ -75,8 +75,8 @@ def start_trace(
         # The only flag defined in version 00; others stay outside.
         outside = TraceContext(trace_id, parent_id, None, flags & FLAG_SAMPLED)
     context = spans.open_span(spans.KIND_ROOT, outside, node=node, name=name or 'start_trace')
-    with _active(context) as active:
-        yield active
+    with active(context) as entered:
+        yield entered
 
 
 def _context_of(message: Any) -> Optional[TraceContext]:
@@ -121,8 +121,8 @@ def continue_trace(
         return
     context = spans.open_span(
         spans.KIND_RECEIVE, parent, node=node, name=name or 'continue_trace')
-    with _active(context) as active:
-        yield active
+    with active(context) as entered:
+        yield entered
 
 
 def link(message: Any) -> Optional[TraceContext]:

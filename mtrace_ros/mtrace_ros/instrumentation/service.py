@@ -20,21 +20,17 @@ so the server side wraps it (as subscriptions are wrapped). rclpy's
 :class:`TracedClient`, which adds no state to the object but the open spans.
 """
 
-import functools
-import inspect
 from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import Optional
 
-from mtrace_ros.core.context import attach
 from mtrace_ros.core.context import current_trace
-from mtrace_ros.core.context import detach
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
-from mtrace_ros.instrumentation.callbacks import bind_coroutine
+from mtrace_ros.instrumentation.spanned import spanned
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.message_types import header_field
 from rclpy.client import Client
@@ -139,38 +135,7 @@ def server_callback(
             if header is not None:
                 traced_header.inject(header, context)
 
-    if inspect.iscoroutinefunction(callback):
-        @functools.wraps(callback)
-        async def serve_coroutine(request: Any, response: Any) -> Any:
-            context = enter(request)
-            error = None
-            try:
-                result = await bind_coroutine(callback(request, response), context)
-                leave(context, result)
-                return result
-            except BaseException as ex:
-                error = ex
-                raise
-            finally:
-                spans.end_span(context, error)
-        return serve_coroutine
-
-    @functools.wraps(callback)
-    def serve(request: Any, response: Any) -> Any:
-        context = enter(request)
-        error = None
-        token = attach(context)
-        try:
-            result = callback(request, response)
-            leave(context, result)
-            return result
-        except BaseException as ex:
-            error = ex
-            raise
-        finally:
-            detach(token)
-            spans.end_span(context, error)
-    return serve
+    return spanned(callback, lambda request, response: enter(request), leave)
 
 
 def _resolved(node: Node, srv_name: str) -> str:
