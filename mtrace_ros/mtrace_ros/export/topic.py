@@ -62,7 +62,7 @@ class TopicExporter:
 
     def shutdown(self) -> None:
         """Destroy the exporter's node (if its context still runs)."""
-        if self.context.ok() and not self._context_ending:
+        if not self._context_ending and self.context.ok():
             self._node.destroy_node()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
