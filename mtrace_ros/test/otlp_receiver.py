@@ -1,8 +1,11 @@
 """A local OTLP receiver (HTTP and gRPC) decoding with opentelemetry-proto, for tests."""
 
 from concurrent import futures
+import contextlib
 import http.server
 import threading
+from typing import Any
+from typing import Type
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -27,17 +30,27 @@ class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving_http(handler: Type[http.server.BaseHTTPRequestHandler], **state: Any):
+    """Serve HTTP with ``handler`` on 127.0.0.1 in a thread; yield the server, with ``state``."""
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    for name, value in state.items():
+        setattr(server, name, value)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 @pytest.fixture
 def otlp_http():
     """Serve OTLP/HTTP on 127.0.0.1; yield the server (``.requests``: (path, request))."""
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _OtlpHttpHandler)
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_http(_OtlpHttpHandler, requests=[]) as server:
+        yield server
 
 
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):

@@ -7,7 +7,6 @@ server.
 """
 
 import http.server
-import threading
 
 from conftest import publish_until
 from mtrace_msgs.msg import TracedString
@@ -22,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import NoOpTracerProvider
+from otlp_receiver import serving_http
 import pytest
 import requests
 
@@ -88,14 +88,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def http_server():
     """Serve HTTP on 127.0.0.1; yield the server (``.traceparents``: one per request)."""
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Recorder)
-    server.traceparents = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving_http(_Recorder, traceparents=[]) as server:
+        yield server
 
 
 @pytest.mark.parametrize('with_sdk', [True, False], ids=['sdk', 'api-only'])

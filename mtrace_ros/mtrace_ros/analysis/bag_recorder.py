@@ -28,6 +28,7 @@ from mtrace_ros.analysis.bag_reader import HEADER_TYPE
 from mtrace_ros.analysis.bag_reader import LOG_TYPE
 from mtrace_ros.analysis.bag_reader import ROSOUT_TOPIC
 from mtrace_ros.analysis.bag_reader import SPAN_TYPE
+from mtrace_ros.analysis.recorder import spin_until_stopped
 from mtrace_ros.analysis.recorder import stop_on_signals
 from mtrace_ros.analysis.recording_types import add_installed_type
 from mtrace_ros.analysis.recording_types import installed_typestore
@@ -48,7 +49,6 @@ from rosbags.rosbag2 import Writer
 NODE_NAME = 'mtrace_record'
 #: How often the graph is looked at for new topics.
 DISCOVERY_PERIOD_SEC = 0.5
-_POLL_SEC = 0.1
 #: rosbag2 format version ``ros2 bag record`` writes on Jazzy and later.
 BAG_VERSION = 9
 
@@ -195,12 +195,7 @@ def record(
         executor.add_node(node)
         if ready is not None:
             ready.set()
-        deadline = None if duration_sec is None else time.monotonic() + duration_sec
-        while not stop.is_set() and context.ok():
-            left = _POLL_SEC if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                break
-            executor.spin_once(timeout_sec=min(left, _POLL_SEC))
+        spin_until_stopped(executor, context, stop, duration_sec)
     finally:
         restore()
         recorder.close()

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Callable
 from typing import List
 from typing import Optional
 from typing import TextIO
@@ -33,6 +34,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.event_handler import QoSSubscriptionMatchedInfo
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import Executor
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -90,12 +92,8 @@ def collect(
             event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=_warn_incompatible, matched=on_matched))
         executor.add_node(node)
-        deadline = None if duration_sec is None else time.monotonic() + duration_sec
-        while not stop.is_set() and (count is None or count > 0) and context.ok():
-            left = _POLL_SEC if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                break
-            executor.spin_once(timeout_sec=min(left, _POLL_SEC))
+        spin_until_stopped(executor, context, stop, duration_sec,
+                           more=lambda: count is None or count > 0)
     finally:
         restore()
         executor.shutdown()
@@ -109,6 +107,19 @@ def _warn_incompatible(event: object) -> None:
         f'mtrace collect: a publisher of {SPAN_TOPIC} has a QoS this reliable subscription '
         'cannot match (a best-effort span publisher?); its spans are not received',
         file=sys.stderr)
+
+
+def spin_until_stopped(
+    executor: Executor, context: Context, stop: threading.Event,
+    duration_sec: Optional[float], more: Callable[[], bool] = lambda: True,
+) -> None:
+    """Spin until ``stop`` is set, ``duration_sec`` passed, ``more()`` is false or ROS ends."""
+    deadline = None if duration_sec is None else time.monotonic() + duration_sec
+    while not stop.is_set() and more() and context.ok():
+        left = _POLL_SEC if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            break
+        executor.spin_once(timeout_sec=min(left, _POLL_SEC))
 
 
 def stop_on_signals(stop: threading.Event):
