@@ -15,8 +15,8 @@ from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.publisher import publisher_class_for
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.publisher import watched
-from mtrace_ros.instrumentation.service import server_callback
 from mtrace_ros.instrumentation.service import traced_client
+from mtrace_ros.instrumentation.service import traced_service
 from mtrace_ros.instrumentation.subscription import header_callback
 from mtrace_ros.instrumentation.tasks import per_call_context
 from mtrace_ros.wire.message_types import header_field
@@ -95,21 +95,23 @@ class TracedNode(Node):
         self, srv_type: Any, srv_name: str, callback: Callable[..., Any], **kwargs: Any,
     ) -> Service:
         """
-        Create a service as ``Node`` does; traced if its request has a TracedHeader.
+        Create a service as ``Node`` does; its callback runs in its caller's trace.
 
-        Its callback then runs in a server span of the caller's trace (see
+        In band if its request has a TracedHeader, out of band otherwise (see
         :mod:`mtrace_ros.instrumentation.service`). Spans it opens are this
         node's (see create_timer).
         """
-        # Node.__init__ creates its parameter services before mtrace_node is set.
+        # Node.__init__ creates its parameter services before mtrace_node is set: untraced.
         node = getattr(self, 'mtrace_node', '')
-        if node:
-            callback = server_callback(self, srv_type, srv_name, callback)
-        return super().create_service(
-            srv_type, srv_name, per_call_context(in_node(callback, node)), **kwargs)
+        if not node:
+            return super().create_service(
+                srv_type, srv_name, per_call_context(in_node(callback, node)), **kwargs)
+        return traced_service(
+            self, srv_type, srv_name, callback, super().create_service,
+            lambda traced: per_call_context(in_node(traced, node)), **kwargs)
 
     def create_client(self, srv_type: Any, srv_name: str, **kwargs: Any) -> Client:
-        """Create a client as ``Node`` does; its calls carry the trace if its request can."""
+        """Create a client as ``Node`` does; its calls carry the trace (in or out of band)."""
         return traced_client(self, super().create_client(srv_type, srv_name, **kwargs))
 
     def create_subscription(

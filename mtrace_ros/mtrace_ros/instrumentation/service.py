@@ -1,25 +1,49 @@
 """
-Traced services, in band: the request's ``TracedHeader`` carries the caller's client span.
+Traced services: a server callback runs in a child span of its caller's client span.
 
 The caller gets a client span (kind ``client``) covering the wait, from the
-request to the response; its context goes into the request's header. The
-server callback runs in a child span of it (kind ``server``), and the
-response's header, if the type has one, gets the server span. The response
-direction needs nothing on the wire: the caller's continuation (a done
-callback, the code after ``await client.call_async(...)``, ``client.call()``)
-keeps running in the caller's own context, which the client span never
-replaces.
+request to the response. The server callback runs in a child span of it
+(kind ``server``). The response direction needs nothing on the wire: the
+caller's continuation (a done callback, the code after ``await
+client.call_async(...)``, ``client.call()``) keeps running in the caller's
+own context, which the client span never replaces.
+
+How the client span reaches the server depends on the request type:
+
+- **In band**, when the request type has a ``TracedHeader`` field: the
+  client span goes into the request's header, and the response's header, if
+  the type has one, gets the server span. Exact, always.
+- **Out of band**, for every other type (``std_srvs``, ``rcl_interfaces``,
+  ...): the client publishes a ``TraceRecord`` of the request just before
+  sending it (:mod:`mtrace_ros.instrumentation.request_records`), and the
+  server matches it to the request by sequence number and stamp
+  (:mod:`mtrace_ros.instrumentation.request_matcher`, which says when that
+  is exact and what happens when it is not).
 
 Seams. rclpy's ``create_service`` has no class hook and its executor calls
 ``srv.callback(request, Response())``: the callback is the one place that
-sees each request with its header before user code does, for every executor,
-so the server side wraps it (as subscriptions are wrapped). rclpy's
-``create_client`` has no class hook either, but every call goes through
-``Client.call_async`` (``call`` uses it too) and every abandoned call through
-``remove_pending_request``: the client rclpy made is given the subclass
-:class:`TracedClient`, which adds no state to the object but the open spans.
+sees each request before user code does, for every executor, so the server
+side wraps it (as subscriptions are wrapped). Out of band, the callback also
+needs the request's rmw header (its sequence number and source timestamp),
+which only the take sees: the service's C++ impl object, ``srv.handle``, is
+created as a Python subclass of rclpy's (:mod:`service_seam`), which notes
+each header as it is taken. That object stays rclpy's own for the wait set
+and for every method but the take, on Kilted and Jazzy, and every executor
+in ``rclpy.executors`` takes through it. Rejected: a proxy object as
+``srv.handle`` (the wait set accepts only the C++ type), assigning the class
+of the object rclpy made (the C++ type forbids it), a second rcl service
+(two servers on one name), and executor subclasses (users pick executors).
+An executor that takes requests in C++ (rclpy's experimental
+``EventsExecutor``) bypasses the take: its requests start new traces, with
+one notice per service. rclpy's ``create_client`` has no class hook either,
+but every call goes through ``Client.call_async`` (``call`` uses it too) and
+every abandoned call through ``remove_pending_request``: the client rclpy
+made is given the subclass :class:`TracedClient`, which adds no state to the
+object but the open spans and, out of band, its record writer.
 """
 
+import functools
+import time
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -30,8 +54,15 @@ from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
+from mtrace_ros.instrumentation.request_inbox import RequestInbox
+from mtrace_ros.instrumentation.request_matcher import Match
+from mtrace_ros.instrumentation.request_matcher import RequestMatcher
+from mtrace_ros.instrumentation.request_records import RequestRecorder
+from mtrace_ros.instrumentation.service_seam import create_service_seeing_headers
+from mtrace_ros.instrumentation.service_seam import TakenHeaders
 from mtrace_ros.instrumentation.spanned import spanned
 from mtrace_ros.wire import traced_header
+from mtrace_ros.wire.companion import request_record_topic
 from mtrace_ros.wire.message_types import header_field
 from rclpy.client import Client
 from rclpy.node import Node
@@ -39,18 +70,24 @@ from rclpy.service import Service
 from rclpy.task import Future
 
 _ABANDONED = 'service call abandoned (timed out or removed) before its response'
+#: The longest ``wait_for_service`` waits, once the service is there, for the out-of-band
+#: record topic to match the servers that read it (the first call's record may need it).
+RECORD_MATCH_WAIT_SEC = 1.0
 
 
 class TracedClient(Client):
     """
-    A client whose requests carry a client span in their ``TracedHeader``.
+    A client whose requests carry a client span: in their ``TracedHeader``, or in a record.
 
     .. warning:: Create it with :func:`mtrace_ros.create_traced_client` or
        through a :class:`mtrace_ros.TracedNode`, not with this constructor.
     """
 
     mtrace_node: str
-    mtrace_field: str
+    #: The request's TracedHeader field; ``None`` out of band.
+    mtrace_field: Optional[str]
+    #: The record writer out of band; ``None`` in band.
+    mtrace_records: Optional[RequestRecorder]
     mtrace_service: str
     mtrace_calls: Dict[int, TraceContext]
 
@@ -60,9 +97,13 @@ class TracedClient(Client):
             raise TypeError()
         context = spans.open_span(
             spans.KIND_CLIENT, current_trace(), node=self.mtrace_node, topic=self.mtrace_service)
-        traced_header.inject(getattr(request, self.mtrace_field), context)
         try:
-            future = super().call_async(request)
+            if self.mtrace_records is None:
+                traced_header.inject(getattr(request, self.mtrace_field), context)
+                future = super().call_async(request)
+            else:
+                future = self.mtrace_records.send(
+                    self, context, functools.partial(super().call_async, request))
         except BaseException as ex:
             spans.end_span(context, ex)
             raise
@@ -76,6 +117,30 @@ class TracedClient(Client):
         if not future.done():
             self._end(future, TimeoutError(_ABANDONED))
 
+    def wait_for_service(self, timeout_sec: Optional[float] = None) -> bool:
+        """
+        Wait for the service as ``Client.wait_for_service`` does.
+
+        Out of band, then also wait (within ``timeout_sec``, at most
+        :data:`RECORD_MATCH_WAIT_SEC`) until the record topic matches the
+        traced servers the graph knows, so that the first call's record
+        reaches them.
+        """
+        start = time.monotonic()
+        ready = super().wait_for_service(timeout_sec)
+        if ready and self.mtrace_records is not None:
+            left = RECORD_MATCH_WAIT_SEC
+            if timeout_sec is not None:
+                left = min(left, max(0.0, timeout_sec - (time.monotonic() - start)))
+            self.mtrace_records.wait_for_servers(left)
+        return ready
+
+    def destroy(self) -> None:
+        """Destroy the client as ``Client.destroy`` does, and its record writer."""
+        super().destroy()
+        if self.mtrace_records is not None:
+            self.mtrace_records.destroy()
+
     def _end_call(self, future: Future) -> None:
         error = future.exception() if not future.cancelled() else None
         self._end(future, error)
@@ -87,15 +152,17 @@ class TracedClient(Client):
 
 
 def traced_client(node: Node, client: Client) -> Client:
-    """Make ``client`` (just created by ``node``) a :class:`TracedClient`, if its type can be."""
-    field = header_field(client.srv_type.Request)
-    if field is None or not tracing_enabled():
+    """Make ``client`` (just created by ``node``) a :class:`TracedClient`, unless tracing is off."""
+    if not tracing_enabled():
         return client
+    field = header_field(client.srv_type.Request)
     client.__class__ = TracedClient
     client.mtrace_node = node.get_logger().name
     client.mtrace_field = field
     client.mtrace_service = client.service_name
     client.mtrace_calls = {}
+    client.mtrace_records = (
+        RequestRecorder(node, client.mtrace_service) if field is None else None)
     return client
 
 
@@ -138,6 +205,84 @@ def server_callback(
     return spanned(callback, lambda request, response: enter(request), leave)
 
 
+class TracedService(Service):
+    """
+    A service whose requests are matched out of band: it owns its record inbox.
+
+    .. warning:: Create it with :func:`mtrace_ros.create_traced_service` or
+       through a :class:`mtrace_ros.TracedNode`, not with this constructor.
+    """
+
+    mtrace_inbox: RequestInbox
+
+    def destroy(self) -> None:
+        """Destroy the service as ``Service.destroy`` does, and its record inbox."""
+        super().destroy()
+        self.mtrace_inbox.destroy()
+
+
+def traced_service(
+    node: Node,
+    srv_type: Any,
+    srv_name: str,
+    callback: Callable[..., Any],
+    create: Callable[..., Service],
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda callback: callback,
+    **kwargs: Any,
+) -> Service:
+    """
+    Create a service whose callback runs in its caller's trace, in band or out of band.
+
+    :param create: ``Node.create_service`` (of the node's base class, for a
+        ``TracedNode``): makes in-band and untraced services.
+    :param wrap: wraps the (traced) callback once more, e.g. in the node's scope.
+    """
+    if header_field(srv_type.Request) is not None or not tracing_enabled():
+        return create(
+            srv_type, srv_name, wrap(server_callback(node, srv_type, srv_name, callback)),
+            **kwargs)
+    name = _resolved(node, srv_name)
+    inbox = RequestInbox(node, request_record_topic(name))
+    try:
+        matcher = RequestMatcher(node.get_logger(), name, inbox.take, inbox.wait, inbox.writers)
+        headers = TakenHeaders()
+        service = create_service_seeing_headers(
+            node, srv_type, srv_name, wrap(_matched_callback(node, name, callback, matcher, headers)),
+            headers, **kwargs)
+    except BaseException:
+        inbox.destroy()
+        raise
+    service.__class__ = TracedService
+    service.mtrace_inbox = inbox
+    return service
+
+
+def _matched_callback(
+    node: Node, name: str, callback: Callable[..., Any], matcher: RequestMatcher,
+    headers: TakenHeaders,
+) -> Callable[..., Any]:
+    """Return ``callback`` running in a server span of the caller its request was matched to."""
+    node_name = node.get_logger().name
+    logger = node.get_logger()
+
+    def enter(request: Any, response: Any) -> TraceContext:
+        header = headers.pop(request)
+        try:
+            match = matcher.no_header() if header is None else matcher.match(
+                header.request_id.sequence_number, header.source_timestamp)
+        except Exception as ex:  # matching must never lose the request
+            notices.report(logger, name, 'trace record matching failed; starting a new trace',
+                           f'{type(ex).__name__}: {ex}')
+            match = Match(None)
+        context = spans.open_span(spans.KIND_SERVER, match.parent, node=node_name, topic=name)
+        if context.span is not None:
+            for candidate in match.links:
+                context.span.add_link(candidate)
+        return context
+
+    return spanned(callback, enter, lambda context, response: None)
+
+
 def _resolved(node: Node, srv_name: str) -> str:
     try:
         return node.resolve_service_name(srv_name)
@@ -150,7 +295,7 @@ def create_traced_client(node: Node, srv_type: Any, srv_name: str, **kwargs: Any
     Create a client on a plain ``Node`` whose calls carry the caller's trace.
 
     Takes ``Node.create_client``'s arguments. In band for request types with a
-    ``TracedHeader`` field; other types get rclpy's own client.
+    ``TracedHeader`` field, out of band for the others.
     """
     return traced_client(node, node.create_client(srv_type, srv_name, **kwargs))
 
@@ -162,10 +307,9 @@ def create_traced_service(
     Create a service on a plain ``Node`` whose callback runs in its caller's trace.
 
     Takes ``Node.create_service``'s arguments. In band for request types with
-    a ``TracedHeader`` field; other types get rclpy's own service.
+    a ``TracedHeader`` field, out of band for the others.
     """
-    return node.create_service(
-        srv_type, srv_name, server_callback(node, srv_type, srv_name, callback), **kwargs)
+    return traced_service(node, srv_type, srv_name, callback, node.create_service, **kwargs)
 
 
-__all__ = ['TracedClient', 'create_traced_client', 'create_traced_service']
+__all__ = ['TracedClient', 'TracedService', 'create_traced_client', 'create_traced_service']

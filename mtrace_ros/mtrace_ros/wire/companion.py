@@ -7,6 +7,14 @@ topic; its context travels on the hidden topic :func:`companion_topic` in a
 message's publication sequence number, the two values rmw's ``MessageInfo``
 gives the subscriber. :func:`make_record` writes a record, :func:`read_record`
 reads one back; records come from other processes and are checked.
+
+Services use the same record for requests whose type has no ``TracedHeader``
+(see :mod:`mtrace_ros.instrumentation.request_matcher`): a traced client
+publishes it on :func:`request_record_topic` just before it sends the
+request, with ``publisher_gid`` = a random id of that client (rmw gives a
+server no client gid), ``sequence_number`` = the request's sequence number
+and ``stamp`` = the send time by the client's clock, which also stamps the
+request's ``source_timestamp``.
 """
 
 from typing import NamedTuple
@@ -21,6 +29,8 @@ from mtrace_ros.wire.traced_header import Problem
 import numpy
 
 COMPANION_SUFFIX = '/_mtrace'
+#: Not COMPANION_SUFFIX: a topic and a service may share a name, their records may not.
+REQUEST_RECORD_SUFFIX = '/_mtrace_request'
 GID_SIZE = 16
 _UINT8 = numpy.dtype(numpy.uint8)
 _UINT64_MAX = (1 << 64) - 1
@@ -36,6 +46,11 @@ class RecordKey(NamedTuple):
 def companion_topic(resolved_topic: str) -> str:
     """Return the hidden companion topic of a resolved data topic (e.g. ``/chat/_mtrace``)."""
     return resolved_topic.rstrip('/') + COMPANION_SUFFIX
+
+
+def request_record_topic(resolved_service: str) -> str:
+    """Return the hidden topic of a service's request records (``/plan/_mtrace_request``)."""
+    return resolved_service.rstrip('/') + REQUEST_RECORD_SUFFIX
 
 
 def make_record(

@@ -1,0 +1,78 @@
+"""
+Out-of-band services, client side: a record of each traced request, sent before it.
+
+A client's requests get sequence numbers 1, 2, 3, ... from rmw, assigned as
+rclpy's ``Client.call_async`` sends them; the server sees the same number.
+:meth:`RequestRecorder.send` publishes the record of the number the request
+is about to get (sends are serialized here, so the next number is the last
+plus one), sends, and reads the number it got back from
+``Client._pending_requests``; if an rmw numbered differently, it publishes
+the record again with the right number (the wrong one expires unmatched at
+the server).
+"""
+
+import os
+import threading
+import time
+from typing import Callable
+from typing import Optional
+
+from mtrace_msgs.msg import TraceRecord
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.instrumentation.request_inbox import RECORD_QOS
+from mtrace_ros.wire.companion import GID_SIZE
+from mtrace_ros.wire.companion import make_record
+from mtrace_ros.wire.companion import RecordKey
+from mtrace_ros.wire.companion import request_record_topic
+from rclpy.client import Client
+from rclpy.node import Node
+from rclpy.task import Future
+
+
+class RequestRecorder:
+    """The record writer of one client: its id, and the sequence number of its next request."""
+
+    def __init__(self, node: Node, resolved_service: str) -> None:
+        """Create the record publisher of a client of ``resolved_service`` on ``node``."""
+        self._node = node
+        self.topic = request_record_topic(resolved_service)
+        self.publisher = node.create_publisher(TraceRecord, self.topic, RECORD_QOS)
+        #: Stands for the client's gid, which rmw does not give a server.
+        self.client_id = os.urandom(GID_SIZE)
+        self._lock = threading.Lock()
+        self._next = 1
+
+    def send(self, client: Client, context: TraceContext, send: Callable[[], Future]) -> Future:
+        """Publish the record of ``context``'s request, then ``send()`` it; return its future."""
+        with self._lock:
+            stamp = time.time_ns()
+            expected = self._next
+            self.publisher.publish(make_record(context, RecordKey(self.client_id, expected), stamp))
+            future = send()
+            sent = _sequence_number(client, future)
+            if sent is not None and sent != expected:
+                self.publisher.publish(
+                    make_record(context, RecordKey(self.client_id, sent), stamp))
+            self._next = (expected if sent is None else sent) + 1
+        return future
+
+    def wait_for_servers(self, timeout_sec: float) -> None:
+        """Wait up to ``timeout_sec`` until every traced server known to the graph is matched."""
+        deadline = time.monotonic() + timeout_sec
+        while (self.publisher.get_subscription_count()
+               < self._node.count_subscribers(self.topic)
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+
+    def destroy(self) -> None:
+        """Destroy the record publisher (a no-op once its node destroyed it)."""
+        self._node.destroy_publisher(self.publisher)
+
+
+def _sequence_number(client: Client, future: Future) -> Optional[int]:
+    """Return the sequence number ``future``'s request got (``None``: already answered)."""
+    with client._lock:
+        for sequence_number, pending in client._pending_requests.items():
+            if pending is future:
+                return sequence_number
+    return None
