@@ -1,12 +1,14 @@
-"""Services carry the trace (issue 14): caller -> server callback -> response -> caller."""
+"""
+Services carry the trace (issue 14): caller -> server callback -> response -> caller.
 
-import json
+The calls common to both routes run in band and out of band; test_services_oob.py
+has what only the out-of-band route does.
+"""
+
 import threading
 
 from conftest import DEADLINE_SEC
-from conftest import node_script
 from conftest import spin_until
-from conftest import wait_until
 from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
 from mtrace_ros.analysis.trees import Forest
@@ -17,41 +19,19 @@ from mtrace_ros.export.schema import record_to_message
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.service import TracedClient
 import pytest
-from rclpy.node import Node
+from service_calls import client_span as _client_span
+from service_calls import ended as _ended
+from service_calls import local_server
+from service_calls import make_client as _client
+from service_calls import served as _served
+from service_calls import start_server as _server
 from std_srvs.srv import Trigger
 
 
-def _server(processes, *flags):
-    server = processes(node_script('service_node.py') + list(flags), name='server')
-    assert wait_until(lambda: 'ready' in server.output()), server.output()
-    return server
-
-
-def _client(make_node, executor, name='caller', srv_type=TracedTrigger, srv_name='trigger',
-            plain=False):
-    node = make_node(Node if plain else mtrace_ros.TracedNode, name)
-    executor.add_node(node)
-    client = node.create_client(srv_type, srv_name)
-    assert client.wait_for_service(DEADLINE_SEC)
-    return client
-
-
-def _served(response):
-    """Return the trace the server callback ran in, as the server node reported it."""
-    return json.loads(response.message)
-
-
-def _ended(recorded, futures):
-    """Return a predicate: every call answered and its client span ended (in a done callback)."""
-    def predicate():
-        clients = sum(s['kind'] == 'client' for s in recorded)
-        return all(future.done() for future in futures) and clients >= len(futures)
-    return predicate
-
-
-def _client_span(recorded, trace_id):
-    (span,) = [s for s in recorded if s['trace_id'] == trace_id and s['kind'] == 'client']
-    return span
+#: The server process serves both: in band (TracedTrigger) and out of band (std_srvs Trigger).
+ROUTES = pytest.mark.parametrize(
+    'srv_type,srv_name', [(TracedTrigger, 'trigger'), (Trigger, 'std_trigger')],
+    ids=['in-band', 'out-of-band'])
 
 
 def _check_hop(recorded, caller, response):
@@ -60,21 +40,24 @@ def _check_hop(recorded, caller, response):
     assert served['trace_id'] == caller.trace_id
     client_span = _client_span(recorded, caller.trace_id)
     assert client_span['parent_span_id'] == caller.span_id
-    assert client_span['topic'] == '/trigger'
+    assert client_span['topic'] in ('/trigger', '/std_trigger')
     assert served['parent_span_id'] == client_span['span_id']
-    assert response.header.span_id.tobytes().hex() == served['span_id']
+    if hasattr(response, 'header'):  # in band
+        assert response.header.span_id.tobytes().hex() == served['span_id']
     assert client_span['start_ns'] <= client_span['end_ns']
 
 
+@ROUTES
 @pytest.mark.parametrize('flags', [[], ['--multi'], ['--async']],
                          ids=['single', 'multithreaded', 'async-server'])
-def test_done_callback_runs_in_the_caller_span(processes, make_node, executor, recorded, flags):
+def test_done_callback_runs_in_the_caller_span(
+        processes, make_node, executor, recorded, flags, srv_type, srv_name):
     _server(processes, *flags)
-    client = _client(make_node, executor)
+    client = _client(make_node, executor, srv_type=srv_type, srv_name=srv_name)
     assert isinstance(client, TracedClient)
     seen = []
     with mtrace_ros.start_trace() as caller:
-        future = client.call_async(TracedTrigger.Request(data='x'))
+        future = client.call_async(srv_type.Request())
         future.add_done_callback(lambda f: seen.append(mtrace_ros.current_trace()))
     assert mtrace_ros.current_trace() is None
     assert spin_until(executor, lambda: seen)
@@ -85,15 +68,16 @@ def test_done_callback_runs_in_the_caller_span(processes, make_node, executor, r
     _check_hop(recorded, caller, future.result())
 
 
+@ROUTES
 def test_async_def_awaiting_call_async_continues_in_its_span(
-        processes, make_node, executor, recorded):
+        processes, make_node, executor, recorded, srv_type, srv_name):
     _server(processes)
-    client = _client(make_node, executor)
+    client = _client(make_node, executor, srv_type=srv_type, srv_name=srv_name)
     after = []
 
     async def ask():
         with mtrace_ros.start_trace() as caller:
-            response = await client.call_async(TracedTrigger.Request(data='x'))
+            response = await client.call_async(srv_type.Request())
             after.append((caller, mtrace_ros.current_trace(), response))
 
     executor.create_task(ask)
@@ -104,15 +88,16 @@ def test_async_def_awaiting_call_async_continues_in_its_span(
     _check_hop(recorded, caller, response)
 
 
-def test_call_from_a_sync_callback_returns_in_the_caller_span(
-        processes, make_node, executor, recorded):
+@ROUTES
+def test_call_from_a_thread_returns_in_the_caller_span(
+        processes, make_node, executor, recorded, srv_type, srv_name):
     _server(processes)
-    client = _client(make_node, executor)
+    client = _client(make_node, executor, srv_type=srv_type, srv_name=srv_name)
     spinner = threading.Thread(target=executor.spin)
     spinner.start()
     try:
         with mtrace_ros.start_trace() as caller:
-            response = client.call(TracedTrigger.Request(data='x'), timeout_sec=DEADLINE_SEC)
+            response = client.call(srv_type.Request(), timeout_sec=DEADLINE_SEC)
             assert mtrace_ros.current_trace() == caller
     finally:
         executor.shutdown()
@@ -134,21 +119,13 @@ def test_two_traced_clients_calling_at_once_each_get_their_own_trace(
         _check_hop(recorded, caller, future.result())
 
 
-def test_a_type_without_header_is_served_untraced(processes, make_node, executor, recorded):
-    _server(processes)
-    client = _client(make_node, executor, srv_type=Trigger, srv_name='std_trigger')
-    assert not isinstance(client, TracedClient)
-    with mtrace_ros.start_trace():
-        future = client.call_async(Trigger.Request())
-    assert spin_until(executor, future.done)
-    assert _served(future.result())['trace_id'] is None
-
-
-def test_traced_client_to_plain_server_works_untraced(processes, make_node, executor, recorded):
+@ROUTES
+def test_traced_client_to_plain_server_works_untraced(
+        processes, make_node, executor, recorded, srv_type, srv_name):
     _server(processes, '--plain')
-    client = _client(make_node, executor)
+    client = _client(make_node, executor, srv_type=srv_type, srv_name=srv_name)
     with mtrace_ros.start_trace() as caller:
-        future = client.call_async(TracedTrigger.Request())
+        future = client.call_async(srv_type.Request())
     assert spin_until(executor, _ended(recorded, [future]))
     assert _served(future.result())['trace_id'] is None
     assert _client_span(recorded, caller.trace_id)['error'] is None
@@ -156,15 +133,7 @@ def test_traced_client_to_plain_server_works_untraced(processes, make_node, exec
 
 def test_plain_client_to_traced_server_starts_a_root_with_one_notice(
         make_node, executor, recorded):
-    server = make_node(mtrace_ros.TracedNode, 'server')
-    executor.add_node(server)
-    contexts = []
-
-    def serve(request, response):
-        contexts.append(mtrace_ros.current_trace())
-        return response
-
-    server.create_service(TracedTrigger, 'trigger', serve)
+    _, contexts = local_server(make_node, executor, TracedTrigger, 'trigger')
     client = _client(make_node, executor, plain=True)
     for _ in range(3):
         future = client.call_async(TracedTrigger.Request())
@@ -177,18 +146,19 @@ def test_plain_client_to_traced_server_starts_a_root_with_one_notice(
     assert list(counts.values()) == [3], counts
 
 
+@pytest.mark.parametrize('srv_type', [TracedTrigger, Trigger], ids=['in-band', 'out-of-band'])
 def test_a_server_that_raises_records_the_error_and_the_caller_times_out(
-        make_node, executor, recorded):
+        make_node, executor, recorded, srv_type):
     server = make_node(mtrace_ros.TracedNode, 'server')
     executor.add_node(server)
 
     def fail(request, response):
         raise RuntimeError('no map')
 
-    server.create_service(TracedTrigger, 'trigger', fail)
-    client = _client(make_node, executor)
+    server.create_service(srv_type, 'trigger', fail)
+    client = _client(make_node, executor, srv_type=srv_type)
     with mtrace_ros.start_trace() as caller:
-        future = client.call_async(TracedTrigger.Request())
+        future = client.call_async(srv_type.Request())
     with pytest.raises(RuntimeError, match='no map'):
         spin_until(executor, lambda: False)
     client.remove_pending_request(future)  # what call() does when its timeout expires

@@ -69,7 +69,7 @@ class RequestInbox:
             wait_set.wait(timeout_ns)
 
     def writers(self) -> int:
-        """Return how many record writers (traced clients) are matched."""
+        """Return the number of matched record writers: traced clients."""
         return self._subscription.get_publisher_count()
 
     def destroy(self) -> None:

@@ -95,7 +95,7 @@ class RequestMatcher:
         traced_clients: Callable[[], int],
         *,
         ttl_ns: int = RECORD_TTL_NS,
-        max_records: int = MAX_RECORDS,
+        max_records: Optional[int] = None,
     ) -> None:
         """Match requests of ``service`` (its resolved name, for notices) to records."""
         self._logger = logger
@@ -104,14 +104,15 @@ class RequestMatcher:
         self._wait = wait
         self._traced_clients = traced_clients
         self._ttl_ns = ttl_ns
-        self._max_records = max_records
+        self._max_records = MAX_RECORDS if max_records is None else max_records
         self._lock = threading.Lock()
         # In arrival order (a record arriving again moves to the end): the oldest first.
         self._records: Dict[RecordKey, Candidate] = {}
 
     def __len__(self) -> int:
-        """Return how many records are kept now."""
+        """Return how many records are kept, once those that arrived are taken."""
         with self._lock:
+            self._collect()
             return len(self._records)
 
     def match(self, sequence_number: int, source_ns: int) -> Match:
@@ -182,4 +183,3 @@ class RequestMatcher:
             self._logger, self._service, AMBIGUOUS + '; starting a new trace linked to them',
             f'{len(clients)} clients sent sequence number {found[0].sequence_number}')
         return Match(None, tuple(self._records[key].context for key in found))
-

@@ -43,11 +43,12 @@ class RequestRecorder:
         self._next = 1
 
     def send(self, client: Client, context: TraceContext, send: Callable[[], Future]) -> Future:
-        """Publish the record of ``context``'s request, then ``send()`` it; return its future."""
+        """Publish the record of ``context``'s request, then send it; return its future."""
         with self._lock:
             stamp = time.time_ns()
             expected = self._next
-            self.publisher.publish(make_record(context, RecordKey(self.client_id, expected), stamp))
+            record = make_record(context, RecordKey(self.client_id, expected), stamp)
+            self.publisher.publish(record)
             future = send()
             sent = _sequence_number(client, future)
             if sent is not None and sent != expected:

@@ -152,7 +152,7 @@ class TracedClient(Client):
 
 
 def traced_client(node: Node, client: Client) -> Client:
-    """Make ``client`` (just created by ``node``) a :class:`TracedClient`, unless tracing is off."""
+    """Make ``client`` (just created by ``node``) a :class:`TracedClient` if tracing is on."""
     if not tracing_enabled():
         return client
     field = header_field(client.srv_type.Request)
@@ -214,6 +214,7 @@ class TracedService(Service):
     """
 
     mtrace_inbox: RequestInbox
+    mtrace_matcher: RequestMatcher
 
     def destroy(self) -> None:
         """Destroy the service as ``Service.destroy`` does, and its record inbox."""
@@ -247,13 +248,14 @@ def traced_service(
         matcher = RequestMatcher(node.get_logger(), name, inbox.take, inbox.wait, inbox.writers)
         headers = TakenHeaders()
         service = create_service_seeing_headers(
-            node, srv_type, srv_name, wrap(_matched_callback(node, name, callback, matcher, headers)),
-            headers, **kwargs)
+            node, srv_type, srv_name,
+            wrap(_matched_callback(node, name, callback, matcher, headers)), headers, **kwargs)
     except BaseException:
         inbox.destroy()
         raise
     service.__class__ = TracedService
     service.mtrace_inbox = inbox
+    service.mtrace_matcher = matcher
     return service
 
 

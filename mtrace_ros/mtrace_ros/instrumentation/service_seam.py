@@ -12,8 +12,8 @@ request object, finds it. :func:`create_service_seeing_headers` does what
 ``Node.create_service`` does with that impl in place of rclpy's.
 """
 
-import threading
 from collections import OrderedDict
+import threading
 from typing import Any
 from typing import Callable
 from typing import Optional
@@ -82,7 +82,7 @@ def create_service_seeing_headers(
     qos_profile: QoSProfile = qos_profile_services_default,
     callback_group: Optional[CallbackGroup] = None,
 ) -> Service:
-    """Create a service as ``Node.create_service`` does, its impl a :class:`HeaderSeeingService`."""
+    """Create a service as ``Node.create_service`` does, with a :class:`HeaderSeeingService`."""
     if callback_group is None:
         callback_group = node.default_callback_group
     check_is_valid_srv_type(srv_type)
