@@ -7,126 +7,149 @@ from conftest import DEADLINE_SEC
 from mtrace_msgs.action import TracedCount
 import mtrace_ros
 from mtrace_ros.action import ActionClient
-from mtrace_ros.action import ActionServer
+from mtrace_ros.instrumentation import notices
+from nodes.action_node import Counter  # noqa: I100 (test-local module)
+from nodes.action_node import goal_of
+from nodes.action_node import steps_of
 import pytest
-from rclpy.action import CancelResponse
-from rclpy.action import GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.action import ActionClient as RclpyActionClient
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from test_msgs.action import Fibonacci
 
-
-class Counter:
-    """A counting action server that notes the trace each of its callbacks ran in."""
-
-    def __init__(self, node, coroutine):
-        self.seen = {}
-        group = ReentrantCallbackGroup()
-        execute = self.execute_later if coroutine else self.execute
-        self.server = ActionServer(
-            node, TracedCount, 'count', execute, callback_group=group,
-            goal_callback=self.goal, cancel_callback=self.cancel)
-
-    def goal(self, request):
-        self.seen['goal'] = mtrace_ros.current_trace()
-        return GoalResponse.ACCEPT
-
-    def cancel(self, goal_handle):
-        self.seen['cancel'] = mtrace_ros.current_trace()
-        return CancelResponse.ACCEPT
-
-    def execute(self, goal_handle):
-        self.seen['execute'] = mtrace_ros.current_trace()
-        current = 0
-        deadline = time.monotonic() + DEADLINE_SEC
-        while current < goal_handle.request.target and time.monotonic() < deadline:
-            if goal_handle.is_cancel_requested:
-                goal_handle.canceled()
-                return TracedCount.Result(count=current)
-            current += 1
-            goal_handle.publish_feedback(TracedCount.Feedback(current=current))
-            time.sleep(goal_handle.request.period_sec)
-        goal_handle.succeed()
-        return TracedCount.Result(count=current)
-
-    async def execute_later(self, goal_handle):
-        return self.execute(goal_handle)
+#: Both routes: a goal with a TracedHeader (in band) and one without (out of band).
+ROUTES = pytest.mark.parametrize(
+    'action_type', [TracedCount, Fibonacci], ids=['in-band', 'out-of-band'])
 
 
 @pytest.fixture
 def action_pair(make_node, ros_context):
     executor = MultiThreadedExecutor(4, context=ros_context)
-    server_node = make_node(mtrace_ros.TracedNode, 'counter')
-    client_node = make_node(mtrace_ros.TracedNode, 'asker')
+    started = []
 
-    def make(coroutine=False):
-        counter = Counter(server_node, coroutine)
-        client = ActionClient(client_node, TracedCount, 'count')
+    def make(action_type, coroutine=False, plain_server=False, plain_client=False):
+        server_node = make_node(Node if plain_server else mtrace_ros.TracedNode, 'counter')
+        client_node = make_node(Node if plain_client else mtrace_ros.TracedNode, 'asker')
+        counter = Counter(
+            server_node, action_type, 'count', coroutine=coroutine, plain=plain_server)
+        client_class = RclpyActionClient if plain_client else ActionClient
+        client = client_class(client_node, action_type, 'count')
         executor.add_node(server_node)
         executor.add_node(client_node)
         assert client.wait_for_server(DEADLINE_SEC)
+        spinner = threading.Thread(target=executor.spin)
+        spinner.start()
+        started.append(spinner)
         return counter, client
 
-    spinner = threading.Thread(target=executor.spin)
-    yield make, spinner
+    yield make
     executor.shutdown()
-    if spinner.is_alive():
+    for spinner in started:
         spinner.join()
 
 
-def _wait(predicate):
+def wait(predicate):
     deadline = time.monotonic() + DEADLINE_SEC
     while not predicate():
         assert time.monotonic() < deadline
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize('coroutine', [False, True], ids=['sync-execute', 'async-execute'])
-def test_goal_feedback_result_run_in_the_caller_trace(action_pair, recorded, coroutine):
-    make, spinner = action_pair
-    counter, client = make(coroutine)
-    spinner.start()
+def client_spans(recorded, kind):
+    return [s for s in recorded if s['kind'] == kind and s['node'] == 'asker']
+
+
+def run_goal(client, action_type, steps, recorded, traced=True):
+    """Send a goal of ``steps`` steps; wait for its result, all feedback, and (traced) spans."""
     feedback, results = [], []
 
     def on_feedback(msg):
-        feedback.append((msg.feedback.current, mtrace_ros.current_trace()))
+        feedback.append((steps_of(action_type, msg.feedback), mtrace_ros.current_trace()))
 
     def on_accepted(future):
         result_future = future.result().get_result_async()
-        result_future.add_done_callback(
-            lambda done: results.append((done.result().result, mtrace_ros.current_trace())))
+        result_future.add_done_callback(lambda done: results.append(
+            (done.result().result, mtrace_ros.current_trace())))
 
+    future = client.send_goal_async(goal_of(action_type, steps), on_feedback)
+    future.add_done_callback(on_accepted)
+    # Feedback and result travel on different topics: either may come first.
+    wait(lambda: results and len(feedback) == steps
+         and (not traced or len(client_spans(recorded, 'result')) >= 1))
+    return feedback, results
+
+
+@ROUTES
+@pytest.mark.parametrize('coroutine', [False, True], ids=['sync-execute', 'async-execute'])
+def test_goal_feedback_result_run_in_the_caller_trace(
+        action_pair, recorded, action_type, coroutine):
+    counter, client = action_pair(action_type, coroutine)
     with mtrace_ros.start_trace() as caller:
-        future = client.send_goal_async(TracedCount.Goal(target=3), on_feedback)
-        future.add_done_callback(on_accepted)
-    _wait(lambda: results and len([s for s in recorded if s['kind'] == 'result']) == 1)
+        feedback, results = run_goal(client, action_type, 3, recorded)
     ((result, result_trace),) = results
-    assert result.count == 3 and result_trace == caller
+    assert steps_of(action_type, result) == 3 and result_trace == caller
     assert [current for current, _ in feedback] == [1, 2, 3]
     assert all(trace == caller for _, trace in feedback)
     by_kind = {s['kind']: s for s in recorded if s['trace_id'] == caller.trace_id}
     assert set(by_kind) >= {'goal', 'execute', 'result', 'root'}
-    client_goal = [s for s in recorded if s['kind'] == 'goal' and s['node'] == 'asker']
-    assert client_goal[0]['parent_span_id'] == caller.span_id
+    (client_goal,) = client_spans(recorded, 'goal')
+    assert client_goal['parent_span_id'] == caller.span_id
+    assert client_goal['attributes']['ros.action.role'] == 'client'
     for phase in ('goal', 'execute'):
         assert counter.seen[phase].trace_id == caller.trace_id
-        assert counter.seen[phase].parent_span_id == client_goal[0]['span_id']
-    assert result.header.span_id.tobytes().hex() == counter.seen['execute'].span_id
+        assert counter.seen[phase].parent_span_id == client_goal['span_id']
+    (execute,) = [s for s in recorded if s['kind'] == 'execute']
+    assert execute['attributes']['ros.action.role'] == 'server'
+    assert [p['topic'] for p in execute['publishes']] == ['/count/_action/feedback'] * 3
+    if action_type is TracedCount:  # in band: the result's header names the execute span
+        assert result.header.span_id.tobytes().hex() == counter.seen['execute'].span_id
     assert client._mtrace_goals == {}
+    assert counter.server.mtrace_goals() == 1  # until rclpy expires the goal
 
 
-def test_cancel_runs_in_the_goal_trace(action_pair, recorded):
-    make, spinner = action_pair
-    counter, client = make()
-    spinner.start()
+@ROUTES
+def test_cancel_runs_in_the_goal_trace(action_pair, recorded, action_type):
+    counter, client = action_pair(action_type)
     handles, cancels = [], []
     with mtrace_ros.start_trace() as caller:
-        future = client.send_goal_async(TracedCount.Goal(target=1000, period_sec=0.01))
+        future = client.send_goal_async(goal_of(action_type, 1000, period_sec=0.01))
         future.add_done_callback(lambda done: handles.append(done.result()))
-    _wait(lambda: handles and 'execute' in counter.seen)
+    wait(lambda: handles and 'execute' in counter.seen)
     cancel = handles[0].cancel_goal_async()
     cancel.add_done_callback(lambda done: cancels.append(mtrace_ros.current_trace()))
-    _wait(lambda: cancels and any(s['kind'] == 'cancel' and s['node'] == 'asker'
-                                  for s in recorded))
+    wait(lambda: cancels and client_spans(recorded, 'cancel'))
     assert counter.seen['cancel'].trace_id == caller.trace_id
-    client_cancel = [s for s in recorded if s['kind'] == 'cancel' and s['node'] == 'asker']
-    assert client_cancel[0]['trace_id'] == caller.trace_id
+    (client_cancel,) = client_spans(recorded, 'cancel')
+    assert client_cancel['trace_id'] == caller.trace_id
+    (client_goal,) = client_spans(recorded, 'goal')
+    assert counter.seen['cancel'].parent_span_id == client_goal['span_id']
+
+
+def _notices(problem):
+    return sum(count for (_, topic, seen), count in notices.counts().items()
+               if topic == '/count' and seen.startswith(problem))
+
+
+@ROUTES
+def test_a_plain_client_starts_a_new_trace_at_a_traced_server(action_pair, recorded, action_type):
+    counter, client = action_pair(action_type, plain_client=True)
+    problem = 'goal without trace record' if action_type is Fibonacci else 'no trace context'
+    before = _notices(problem)
+    feedback, results = run_goal(client, action_type, 2, recorded, traced=False)
+    assert steps_of(action_type, results[0][0]) == 2
+    assert counter.seen['execute'] is not None
+    (goal,) = [s for s in recorded if s['kind'] == 'goal']
+    assert goal['parent_span_id'] is None  # a new root, which the goal's other phases continue
+    assert counter.seen['execute'].trace_id == goal['trace_id']
+    assert counter.seen['execute'].parent_span_id == goal['span_id']
+    assert _notices(problem) == before + 1
+
+
+@ROUTES
+def test_a_traced_client_works_with_a_plain_server(action_pair, recorded, action_type):
+    counter, client = action_pair(action_type, plain_server=True)
+    with mtrace_ros.start_trace() as caller:
+        feedback, results = run_goal(client, action_type, 2, recorded)
+    assert steps_of(action_type, results[0][0]) == 2 and results[0][1] == caller
+    assert counter.seen['execute'] is None and counter.seen['goal'] is None
+    assert client_spans(recorded, 'goal')[0]['trace_id'] == caller.trace_id

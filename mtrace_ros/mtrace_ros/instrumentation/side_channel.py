@@ -1,0 +1,66 @@
+"""
+Subscriptions that no executor runs: their messages are taken when something needs one.
+
+Trace records travel beside the data they describe, on hidden topics. A
+callback per record would cost an executor round per record and let records
+and data race through the executor; instead the record subscription belongs
+to a callback group that never lets an executor wait on it or run it, and
+:func:`taker` takes its messages one by one from the middleware's queue
+(e.g. for a :class:`mtrace_ros.instrumentation.record_inbox.RecordInbox`).
+"""
+
+from typing import Any
+from typing import Callable
+from typing import Optional
+from typing import Type
+
+from rclpy.callback_groups import CallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
+
+
+class NeverExecuted(CallbackGroup):
+    """A callback group whose entities executors leave alone (out of every wait set)."""
+
+    def can_execute(self, entity: Any) -> bool:
+        """Refuse: the entity's data is taken on demand, not by an executor."""
+        return False
+
+    def beginning_execution(self, entity: Any) -> bool:
+        """Refuse, as :meth:`can_execute` does."""
+        return False
+
+    def ending_execution(self, entity: Any) -> None:
+        """Nothing began, nothing ends."""
+
+
+def _never_called(msg: Any) -> None:
+    """Stand in for the callback of a subscription no executor runs."""
+
+
+def create_side_subscription(
+    node: Node, msg_type: Type, topic: str, qos: QoSProfile,
+) -> Subscription:
+    """Return a subscription of ``node`` whose messages only :func:`taker` takes."""
+    # rclpy's own method: a TracedNode's would trace the subscription.
+    return Node.create_subscription(
+        node, msg_type, topic, _never_called, qos, callback_group=NeverExecuted())
+
+
+def taker(subscription: Subscription, on_error: Callable[[Exception], None]) -> Callable[[], Any]:
+    """
+    Return a function taking ``subscription``'s next message, or ``None`` when none waits.
+
+    A message that cannot be taken (destroyed subscription, undecodable data)
+    is reported to ``on_error`` and ends the take: ``None``.
+    """
+    def take_next() -> Optional[Any]:
+        try:
+            with subscription.handle:
+                taken = subscription.handle.take_message(subscription.msg_type, False)
+        except Exception as ex:  # InvalidHandle, RCLError: the take failed, the caller goes on
+            on_error(ex)
+            return None
+        return None if taken is None else taken[0]
+    return take_next
