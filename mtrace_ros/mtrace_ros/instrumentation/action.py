@@ -50,8 +50,8 @@ from mtrace_ros.instrumentation.side_channel import create_side_subscription
 from mtrace_ros.instrumentation.side_channel import taker
 from mtrace_ros.instrumentation.spanned import spanned
 from mtrace_ros.wire import traced_header
-from mtrace_ros.wire.goal_record import GOAL_RECORD_QOS
 from mtrace_ros.wire.goal_record import goal_record_key
+from mtrace_ros.wire.goal_record import GOAL_RECORD_QOS
 from mtrace_ros.wire.goal_record import goal_record_topic
 from mtrace_ros.wire.goal_record import make_goal_record
 from mtrace_ros.wire.message_types import header_field
@@ -70,7 +70,7 @@ MAX_CLIENT_GOALS = 1024
 FEEDBACK_SUFFIX = '/_action/feedback'
 
 _NO_RECORD = 'goal without trace record (untraced client, or record lost): new trace'
-_BAD_RECORD = 'unreadable goal trace record'
+_BAD_RECORD = 'unusable goal trace record'
 _DROPPED = 'goal trace records dropped unmatched'
 
 
@@ -224,7 +224,7 @@ class ActionServer(RclpyActionServer):
             self._mtrace_records = create_side_subscription(
                 node, GoalTraceRecord, topic, GOAL_RECORD_QOS)
             self._mtrace_inbox = RecordInbox(
-                taker(self._mtrace_records, self._mtrace_take_failed), goal_record_key,
+                taker(self._mtrace_records, self._mtrace_take_failed), self._mtrace_key,
                 self._mtrace_dropped)
         super().__init__(node, action_type, action_name, execute_callback, **kwargs)
 
@@ -283,6 +283,12 @@ class ActionServer(RclpyActionServer):
     def _mtrace_forget(self, key: bytes) -> None:
         with self._mtrace_lock:
             self._mtrace_senders.pop(key, None)
+
+    def _mtrace_key(self, record: GoalTraceRecord) -> Optional[bytes]:
+        key = goal_record_key(record)
+        if key is None:
+            notices.report(self._mtrace_logger, self._mtrace_name, _BAD_RECORD, 'all-zero goal id')
+        return key
 
     def _mtrace_take_failed(self, error: Exception) -> None:
         notices.report(self._mtrace_logger, self._mtrace_name, _BAD_RECORD, repr(error))

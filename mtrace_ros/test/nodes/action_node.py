@@ -83,16 +83,16 @@ class Counter:
         if self.action_type is TracedCount:
             target, period = request.target, request.period_sec
         else:
-            target, period = request.order, 0.01 if request.order > 100 else 0.0
+            target, period = request.order, 0.01
         current = 0
         deadline = time.monotonic() + DEADLINE_SEC
         while current < target and time.monotonic() < deadline:
             if goal_handle.is_cancel_requested:
                 goal_handle.canceled()
                 return self.result(current)
+            time.sleep(period)  # a paced step: a client that just matched gets each feedback
             current += 1
             goal_handle.publish_feedback(self.feedback(current))
-            time.sleep(period)
         goal_handle.succeed()
         return self.result(current)
 
