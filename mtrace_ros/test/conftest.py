@@ -12,6 +12,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 from typing import Callable
@@ -22,15 +23,20 @@ from typing import Sequence
 
 from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros import close_sinks
+from mtrace_ros import TracedNode
+from mtrace_ros.action import ActionClient
 from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.testing import InMemorySpanExporter
+from nodes.action_node import Counter  # noqa: I100 (test-local module)
 import pytest
 import rclpy
+from rclpy.action import ActionClient as RclpyActionClient
 from rclpy.context import Context
 from rclpy.executors import Executor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
@@ -277,3 +283,35 @@ def sinks_closed():
     """Close, when the test ends, every sink it configured."""
     yield
     close_sinks(timeout_sec=2.0)
+
+
+@pytest.fixture
+def action_pair(make_node, ros_context):
+    """
+    Return ``make(action_type, ...)``: a counting server and a client of ``count``, spinning.
+
+    The server (``test/nodes/action_node.Counter``) runs on node ``counter``, the
+    client on ``asker``, both in a MultiThreadedExecutor of the test's context.
+    """
+    executor = MultiThreadedExecutor(4, context=ros_context)
+    started = []
+
+    def make(action_type, coroutine=False, plain_server=False, plain_client=False):
+        server_node = make_node(Node if plain_server else TracedNode, 'counter')
+        client_node = make_node(Node if plain_client else TracedNode, 'asker')
+        counter = Counter(
+            server_node, action_type, 'count', coroutine=coroutine, plain=plain_server)
+        client_class = RclpyActionClient if plain_client else ActionClient
+        client = client_class(client_node, action_type, 'count')
+        executor.add_node(server_node)
+        executor.add_node(client_node)
+        assert client.wait_for_server(DEADLINE_SEC)
+        spinner = threading.Thread(target=executor.spin)
+        spinner.start()
+        started.append(spinner)
+        return counter, client
+
+    yield make
+    executor.shutdown()
+    for spinner in started:
+        spinner.join()

@@ -1,23 +1,17 @@
 """Actions carry the trace (issue 14): goal -> execute -> feedback -> result, and cancel."""
 
 import os
-import threading
-import time
 
-from conftest import DEADLINE_SEC
+from conftest import wait_until
 from mtrace_msgs.action import TracedCount
 from mtrace_msgs.msg import GoalTraceRecord
 import mtrace_ros
-from mtrace_ros.action import ActionClient
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.wire.goal_record import GOAL_RECORD_QOS
-from nodes.action_node import Counter  # noqa: I100 (test-local module)
-from nodes.action_node import goal_of
+from nodes.action_node import goal_of  # noqa: I100 (test-local module)
 from nodes.action_node import steps_of
 import numpy
 import pytest
-from rclpy.action import ActionClient as RclpyActionClient
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 from test_msgs.action import Fibonacci
@@ -28,37 +22,8 @@ ROUTES = pytest.mark.parametrize(
     'action_type', [TracedCount, Fibonacci], ids=['in-band', 'out-of-band'])
 
 
-@pytest.fixture
-def action_pair(make_node, ros_context):
-    executor = MultiThreadedExecutor(4, context=ros_context)
-    started = []
-
-    def make(action_type, coroutine=False, plain_server=False, plain_client=False):
-        server_node = make_node(Node if plain_server else mtrace_ros.TracedNode, 'counter')
-        client_node = make_node(Node if plain_client else mtrace_ros.TracedNode, 'asker')
-        counter = Counter(
-            server_node, action_type, 'count', coroutine=coroutine, plain=plain_server)
-        client_class = RclpyActionClient if plain_client else ActionClient
-        client = client_class(client_node, action_type, 'count')
-        executor.add_node(server_node)
-        executor.add_node(client_node)
-        assert client.wait_for_server(DEADLINE_SEC)
-        spinner = threading.Thread(target=executor.spin)
-        spinner.start()
-        started.append(spinner)
-        return counter, client
-
-    yield make
-    executor.shutdown()
-    for spinner in started:
-        spinner.join()
-
-
 def wait(predicate):
-    deadline = time.monotonic() + DEADLINE_SEC
-    while not predicate():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    assert wait_until(predicate)
 
 
 def client_spans(recorded, kind):

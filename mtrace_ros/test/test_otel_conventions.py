@@ -2,7 +2,8 @@
 OpenTelemetry's conventions, checked on OTLP decoded by a local receiver.
 
 Messaging spans (``process /ns/topic``, CONSUMER, parent and link to the
-publisher), ``publish`` roots (PRODUCER), the ``ros.`` and ``mtrace.``
+publisher), ``publish`` roots (PRODUCER), action phases (CLIENT, SERVER,
+INTERNAL, ``rpc.*``), the ``ros.`` and ``mtrace.``
 attributes, statuses, ``exception`` events, the resource and the scope; and
 the requests an OTLP sink sends at a steady rate (batching).
 """
@@ -13,6 +14,7 @@ import time
 
 from conftest import publish_until
 from conftest import spin_until
+from conftest import wait_until
 from mtrace_msgs.msg import TracedString
 from mtrace_ros import close_sinks
 from mtrace_ros import configure_sinks
@@ -28,6 +30,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from otlp_receiver import attributes_of
 import pytest
+from test_msgs.action import Fibonacci
 
 
 def _decoded(requests):
@@ -203,3 +206,45 @@ def test_at_100_spans_per_second_an_otlp_sink_batches_50_spans_per_request(
     assert set(_decoded(otlp_http.requests)) == set(ended)
     requests = len(otlp_http.requests)
     assert requests <= len(ended) / 50 + 1, f'{requests} requests for {len(ended)} spans'
+
+
+def test_action_phases_are_client_server_and_internal_rpc_spans(
+        action_pair, otlp_http, sinks_closed, recorded):
+    configure_sinks(f'otlp-http:127.0.0.1:{otlp_http.server_port}')
+    counter, client = action_pair(Fibonacci)
+    handles, results = [], []
+    with start_trace(name='ask') as caller:
+        future = client.send_goal_async(Fibonacci.Goal(order=2))
+        future.add_done_callback(lambda done: done.result().get_result_async().add_done_callback(
+            results.append))
+        future = client.send_goal_async(Fibonacci.Goal(order=1000))
+        future.add_done_callback(lambda done: handles.append(done.result()))
+    assert wait_until(lambda: results and handles and 'execute' in counter.seen)
+    handles[0].cancel_goal_async()
+    # Every phase span ended (two goals: 2 + 2 goal, 2 execute, 1 result, 1 + 1 cancel).
+    assert wait_until(lambda: len(
+        [s for s in recorded if s['trace_id'] == caller.trace_id and s['kind'] != 'root']) == 9)
+    close_sinks()
+
+    phases = sorted(
+        (_attrs(span)['mtrace.kind'], _attrs(span).get('ros.action.role'), span.kind, span.name,
+         _attrs(span).get('rpc.method'), _attrs(span)['rpc.system.name'],
+         _attrs(span)['ros.action.name'])
+        for _, _, span in _decoded(otlp_http.requests).values()
+        if span.trace_id.hex() == caller.trace_id and span.span_id.hex() != caller.span_id)
+    client_kind, server_kind = SpanProto.SPAN_KIND_CLIENT, SpanProto.SPAN_KIND_SERVER
+    send_goal, cancel = '/count/_action/send_goal', '/count/_action/cancel_goal'
+    assert phases == sorted([
+        ('goal', 'client', client_kind, send_goal, send_goal, 'ros2', '/count'),
+        ('goal', 'client', client_kind, send_goal, send_goal, 'ros2', '/count'),
+        ('goal', 'server', server_kind, send_goal, send_goal, 'ros2', '/count'),
+        ('goal', 'server', server_kind, send_goal, send_goal, 'ros2', '/count'),
+        ('execute', 'server', SpanProto.SPAN_KIND_INTERNAL, 'execute /count', None, 'ros2',
+         '/count'),
+        ('execute', 'server', SpanProto.SPAN_KIND_INTERNAL, 'execute /count', None, 'ros2',
+         '/count'),
+        ('result', 'client', client_kind, '/count/_action/get_result',
+         '/count/_action/get_result', 'ros2', '/count'),
+        ('cancel', 'client', client_kind, cancel, cancel, 'ros2', '/count'),
+        ('cancel', 'server', server_kind, cancel, cancel, 'ros2', '/count'),
+    ])

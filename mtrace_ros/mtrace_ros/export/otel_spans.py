@@ -21,7 +21,12 @@ Names, kinds and attributes follow OpenTelemetry's messaging conventions
   that published, so a PRODUCER span would be a parent-less sibling that
   doubles the span count and shows nothing an event does not;
 * services (kinds ``client`` / ``server``): named after the service, CLIENT
-  or SERVER, ``rpc.system.name`` ``ros2``, ``rpc.method`` the service name.
+  or SERVER, ``rpc.system.name`` ``ros2``, ``rpc.method`` the service name;
+* action phases the same way, ``rpc.method`` the action's own service
+  (``/ns/action/_action/send_goal``, ``.../get_result``, ``.../cancel_goal``),
+  CLIENT or SERVER by the span's ``ros.action.role``, and ``ros.action.name``;
+  the execute callback is work the server does after answering the goal
+  request: ``execute /ns/action``, INTERNAL.
 
 ROS attributes are under ``ros.``, mtrace's own under ``mtrace.``. Status is
 UNSET unless the span failed (ERROR, ``error.type``, an ``exception`` event)
@@ -37,9 +42,15 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 
+from mtrace_ros.export.schema import ACTION_ROLE_ATTRIBUTE
+from mtrace_ros.export.schema import ACTION_SERVER
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_CANCEL
 from mtrace_ros.export.schema import KIND_CLIENT
+from mtrace_ros.export.schema import KIND_EXECUTE
+from mtrace_ros.export.schema import KIND_GOAL
 from mtrace_ros.export.schema import KIND_RECEIVE
+from mtrace_ros.export.schema import KIND_RESULT
 from mtrace_ros.export.schema import KIND_ROOT
 from mtrace_ros.export.schema import KIND_SERVER
 from mtrace_ros.export.schema import SpanRecord
@@ -69,6 +80,7 @@ TOPIC_ATTRIBUTE = 'messaging.destination.name'
 RPC_SYSTEM_ATTRIBUTE = 'rpc.system.name'
 RPC_METHOD_ATTRIBUTE = 'rpc.method'
 ERROR_TYPE_ATTRIBUTE = 'error.type'
+ACTION_NAME_ATTRIBUTE = 'ros.action.name'
 NODE_NAME_ATTRIBUTE = 'ros.node.name'
 NODE_NAMESPACE_ATTRIBUTE = 'ros.node.namespace'
 KIND_ATTRIBUTE = 'mtrace.kind'
@@ -81,6 +93,13 @@ SUBSCRIBER_COUNT_ATTRIBUTE = 'mtrace.subscriber_count'
 #: and event name it gives.
 PUBLISH = 'publish'
 PROCESS = 'process'
+EXECUTE = 'execute'
+#: The action service each phase calls, under the action's name (as rcl names them).
+_ACTION_SERVICES = {
+    KIND_GOAL: '/_action/send_goal',
+    KIND_RESULT: '/_action/get_result',
+    KIND_CANCEL: '/_action/cancel_goal',
+}
 
 
 def _package_version() -> str:
@@ -150,10 +169,25 @@ def _shape(span: SpanRecord) -> Tuple[str, SpanKind, Dict[str, Any]]:
             attributes[RPC_METHOD_ATTRIBUTE] = method
         return (span.name or method or SYSTEM,
                 SpanKind.CLIENT if kind == KIND_CLIENT else SpanKind.SERVER, attributes)
+    if kind in _ACTION_SERVICES or kind == KIND_EXECUTE:
+        return _action_shape(span)
     if kind == KIND_ROOT and span.name is None and span.publishes:
         topic = span.publishes[0].topic
         return f'{PUBLISH} {topic}', SpanKind.PRODUCER, _messaging(PUBLISH, 'send', topic)
     return span.name or kind, SpanKind.INTERNAL, {}
+
+
+def _action_shape(span: SpanRecord) -> Tuple[str, SpanKind, Dict[str, Any]]:
+    """Return an action phase span's name, kind and convention attributes."""
+    action = span.topic or ''
+    attributes = {RPC_SYSTEM_ATTRIBUTE: SYSTEM, ACTION_NAME_ATTRIBUTE: action}
+    service = _ACTION_SERVICES.get(span.kind)
+    if service is None:
+        return span.name or f'{EXECUTE} {action}', SpanKind.INTERNAL, attributes
+    attributes[RPC_METHOD_ATTRIBUTE] = action + service
+    server = span.attributes.get(ACTION_ROLE_ATTRIBUTE) == ACTION_SERVER
+    return (span.name or action + service,
+            SpanKind.SERVER if server else SpanKind.CLIENT, attributes)
 
 
 def _messaging(operation: str, operation_type: str, topic: Optional[str]) -> Dict[str, Any]:

@@ -52,12 +52,18 @@ KIND_RECEIVE = 'receive'
 KIND_CLIENT = 'client'
 #: A service callback handling one request.
 KIND_SERVER = 'server'
-#: Action phases: the goal request (client side, to the server's answer), the
-#: execute callback, the result request and a cancel request.
+#: Action phases: the goal request (the client's wait for the answer, and the
+#: server's handling), the execute callback, the result request (client) and a
+#: cancel request (the client's wait, and the server's cancel callback).
 KIND_GOAL = 'goal'
 KIND_EXECUTE = 'execute'
 KIND_RESULT = 'result'
 KIND_CANCEL = 'cancel'
+#: The attribute of an action phase span saying its side: :data:`ACTION_CLIENT` or
+#: :data:`ACTION_SERVER`.
+ACTION_ROLE_ATTRIBUTE = 'ros.action.role'
+ACTION_CLIENT = 'client'
+ACTION_SERVER = 'server'
 
 
 #: Span status codes, as OpenTelemetry names them (lowercase).

@@ -14,7 +14,7 @@ record (an untraced client, or a record lost or late) starts a new trace,
 counted and reported. Records no request claims wait at most
 :data:`~mtrace_ros.instrumentation.record_inbox.MAX_AGE_NS` in a bounded store.
 
-One span per phase (attribute :data:`ROLE_ATTRIBUTE`: which side):
+One span per phase (its attribute ``ros.action.role`` says which side):
 
 * client: ``goal`` (send to accepted/rejected), ``result`` (result request
   to result), ``cancel``; the caller's trace is kept per goal UUID, so the
@@ -42,6 +42,9 @@ from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
+from mtrace_ros.export.schema import ACTION_CLIENT
+from mtrace_ros.export.schema import ACTION_ROLE_ATTRIBUTE
+from mtrace_ros.export.schema import ACTION_SERVER
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.callbacks import bind_coroutine
 from mtrace_ros.instrumentation.callbacks import wrap
@@ -60,10 +63,6 @@ from rclpy.action import ActionServer as RclpyActionServer
 from rclpy.node import Node
 from rclpy.task import Future
 
-#: The span attribute saying which side of the action a phase span is on.
-ROLE_ATTRIBUTE = 'ros.action.role'
-ROLE_CLIENT = 'client'
-ROLE_SERVER = 'server'
 #: Goals whose caller's trace a client keeps at most (oldest forgotten first).
 MAX_CLIENT_GOALS = 1024
 #: The feedback topic of an action, as rcl names it under the action name.
@@ -99,7 +98,7 @@ def _open(
     """Open a phase span of ``action`` on the ``role`` side."""
     context = spans.open_span(kind, parent, node=node, topic=action)
     if context.span is not None:
-        context.span.set_attribute(ROLE_ATTRIBUTE, role)
+        context.span.set_attribute(ACTION_ROLE_ATTRIBUTE, role)
     return context
 
 
@@ -151,7 +150,7 @@ class ActionClient(RclpyActionClient):
         return future
 
     def _mtrace_open(self, kind: str, parent: Optional[TraceContext]) -> TraceContext:
-        return _open(kind, parent, ROLE_CLIENT, self._mtrace_node, self._mtrace_name)
+        return _open(kind, parent, ACTION_CLIENT, self._mtrace_node, self._mtrace_name)
 
     def _mtrace_remember(self, key: bytes, context: TraceContext) -> None:
         with self._mtrace_lock:
@@ -274,7 +273,7 @@ class ActionServer(RclpyActionServer):
         return sender
 
     def _mtrace_open(self, kind: str, parent: Optional[TraceContext]) -> TraceContext:
-        return _open(kind, parent, ROLE_SERVER, self._mtrace_node, self._mtrace_name)
+        return _open(kind, parent, ACTION_SERVER, self._mtrace_node, self._mtrace_name)
 
     def _mtrace_of(self, goal_handle: Any) -> Optional[TraceContext]:
         with self._mtrace_lock:
