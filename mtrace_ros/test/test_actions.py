@@ -71,7 +71,7 @@ def test_goal_feedback_result_run_in_the_caller_trace(
         assert counter.seen[phase].parent_span_id == client_goal['span_id']
     (execute,) = [s for s in recorded if s['kind'] == 'execute']
     assert execute['attributes']['ros.action.role'] == 'server'
-    assert [p['topic'] for p in execute['publishes']] == ['/count/_action/feedback'] * 3
+    assert [event['name'] for event in execute['events']] == ['feedback'] * 3
     if action_type is TracedCount:  # in band: the result's header names the execute span
         assert result.header.span_id.tobytes().hex() == counter.seen['execute'].span_id
     assert client._mtrace_goals == {}

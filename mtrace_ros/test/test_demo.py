@@ -15,6 +15,7 @@ from ament_index_python.packages import get_package_share_directory
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 
+from mtrace_ros.demo.topology import COUNT_ACTION
 from mtrace_ros.demo.topology import NODES
 from mtrace_ros.demo.topology import PACKAGE
 import pytest
@@ -54,6 +55,9 @@ def test_embedded_demo_shows_each_trace_in_all_six_nodes(domain_id):
     for node, traces in traces_by_node.items():
         assert traces <= started, f'{node} logged trace ids the root never started'
     assert 'summary' in result.stdout
+    # f's action goal on d: the rebuilt trees show its phases, each on its side.
+    for node, phase in (('f', 'goal'), ('d', 'goal'), ('d', 'execute'), ('f', 'result')):
+        assert f'{node}  {COUNT_ACTION}  [{phase}]' in result.stdout, result.stdout
     assert wait_until(lambda: not _processes_with(marker), timeout_sec=5)
 
 

@@ -30,8 +30,12 @@ from mtrace_ros.analysis.notes import NO_NOTES
 from mtrace_ros.analysis.notes import Notes
 from mtrace_ros.core.text import printable
 from mtrace_ros.export.schema import Event
+from mtrace_ros.export.schema import KIND_CANCEL
 from mtrace_ros.export.schema import KIND_CLIENT
+from mtrace_ros.export.schema import KIND_EXECUTE
+from mtrace_ros.export.schema import KIND_GOAL
 from mtrace_ros.export.schema import KIND_RECEIVE
+from mtrace_ros.export.schema import KIND_RESULT
 from mtrace_ros.export.schema import KIND_ROOT
 from mtrace_ros.export.schema import KIND_SERVER
 from mtrace_ros.export.schema import Link
@@ -47,6 +51,11 @@ CONTINUED = '[continue_trace]'
 
 #: Deepest level drawn with branches; deeper rows are drawn at this indent, with their depth.
 MAX_DRAWN_DEPTH = 24
+
+
+#: Spans of service calls and action phases: they show their kind, not a hop latency.
+_CALL_KINDS = frozenset(
+    (KIND_CLIENT, KIND_SERVER, KIND_GOAL, KIND_EXECUTE, KIND_RESULT, KIND_CANCEL))
 
 
 class MissedPublish(NamedTuple):
@@ -300,7 +309,7 @@ def hop_text(span: SpanRecord) -> str:
         if span.kind == KIND_ROOT:
             return '[root]'
         return CONTINUED if span.kind == KIND_RECEIVE else f'[{printable(span.kind)}]'
-    if span.kind in (KIND_CLIENT, KIND_SERVER):  # a service: the topic is its name
+    if span.kind in _CALL_KINDS:  # a service or an action: the topic is its name
         return f'{printable(span.topic)}  [{span.kind}]'
     latency = '+? ms' if span.latency_ns is None else format_ms(span.latency_ns, sign=True)
     return f'{printable(span.topic)}  {latency}'

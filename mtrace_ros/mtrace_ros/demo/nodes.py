@@ -20,9 +20,13 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 
+from mtrace_msgs.action import TracedCount
 from mtrace_msgs.msg import TracedString
 from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
+from mtrace_ros.action import ActionClient
+from mtrace_ros.action import ActionServer
+from mtrace_ros.demo.topology import COUNT_ACTION
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
 from mtrace_ros.demo.topology import ENV_RUNNER_FD
@@ -145,11 +149,22 @@ class PoolNode(TreeNode):
 
 
 class PlanServer(TreeNode):
-    """``d``: a leaf that also serves :data:`PLAN_SERVICE`, in the caller's trace."""
+    """``d``: a leaf that also serves :data:`PLAN_SERVICE` and :data:`COUNT_ACTION`."""
 
     def __init__(self, spec: DemoNode) -> None:
         super().__init__(spec)
         self.create_service(TracedTrigger, PLAN_SERVICE, self.plan, callback_group=self.group)
+        self.counter = ActionServer(
+            self, TracedCount, COUNT_ACTION, self.count, callback_group=self.group)
+
+    def count(self, goal_handle: Any) -> TracedCount.Result:
+        """Count to the goal's target, one feedback per step (in the sender's trace)."""
+        target = goal_handle.request.target
+        self.get_logger().info(f'counting to {target}')
+        for current in range(1, target + 1):
+            goal_handle.publish_feedback(TracedCount.Feedback(current=current))
+        goal_handle.succeed()
+        return TracedCount.Result(count=target)
 
     def plan(self, request: TracedTrigger.Request, response: TracedTrigger.Response) -> Any:
         """Answer one request (logged in the caller's trace)."""
@@ -178,8 +193,33 @@ class PlanAsker(TreeNode):
         self.get_logger().info(f'd answered "{future.result().message}"')
 
 
+class GoalSender(TreeNode):
+    """``f``: a leaf that sends d a short :data:`COUNT_ACTION` goal for each message."""
+
+    def __init__(self, spec: DemoNode) -> None:
+        super().__init__(spec)
+        self.counter = ActionClient(self, TracedCount, COUNT_ACTION, callback_group=self.group)
+
+    def on_message(self, msg: Any) -> None:
+        """Log the message and send d a goal; its result is logged in the same trace."""
+        super().on_message(msg)
+        if self.counter.server_is_ready():
+            future = self.counter.send_goal_async(TracedCount.Goal(target=2))
+            future.add_done_callback(self.on_accepted)
+
+    def on_accepted(self, future: Future) -> None:
+        """Ask for the accepted goal's result (a done callback: in the message's trace)."""
+        if future.result().accepted:
+            future.result().get_result_async().add_done_callback(self.on_result)
+
+    def on_result(self, future: Future) -> None:
+        """Log the goal's result."""
+        self.get_logger().info(f'd counted to {future.result().result.count}')
+
+
 _NODE_CLASSES = {
-    'a': RootNode, 'b': AwaitingNode, 'c': PoolNode, 'd': PlanServer, 'e': PlanAsker}
+    'a': RootNode, 'b': AwaitingNode, 'c': PoolNode, 'd': PlanServer, 'e': PlanAsker,
+    'f': GoalSender}
 
 
 def run(name: str, args: Optional[List[str]] = None) -> None:

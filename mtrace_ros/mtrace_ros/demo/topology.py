@@ -43,6 +43,8 @@ class DemoNode(NamedTuple):
 
 #: The service d offers and e calls for each message it handles (in the caller's trace).
 PLAN_SERVICE = '/demo/d_plan'
+#: The action d serves and f sends a short goal to for each message it handles.
+COUNT_ACTION = '/demo/d_count'
 
 
 def _edge(parent: str, child: str) -> str:
@@ -56,9 +58,10 @@ NODES: Tuple[DemoNode, ...] = (
              'async callback awaiting a future that another callback completes'),
     DemoNode('c', _edge('a', 'c'), (_edge('c', 'f'),),
              'hands each message to a thread pool with mtrace_ros.wrap'),
-    DemoNode('d', _edge('b', 'd'), (), f'leaf; serves {PLAN_SERVICE} (TracedTrigger)'),
+    DemoNode('d', _edge('b', 'd'), (),
+             f'leaf; serves {PLAN_SERVICE} (TracedTrigger) and {COUNT_ACTION} (TracedCount)'),
     DemoNode('e', _edge('b', 'e'), (), f'leaf; asks {PLAN_SERVICE} on d for each message'),
-    DemoNode('f', _edge('c', 'f'), (), 'leaf'),
+    DemoNode('f', _edge('c', 'f'), (), f'leaf; sends a short {COUNT_ACTION} goal on d for each'),
 )
 
 

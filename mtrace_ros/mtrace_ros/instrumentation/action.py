@@ -23,8 +23,8 @@ One span per phase (its attribute ``ros.action.role`` says which side):
   callback), ``execute`` (the execute callback, sync or ``async def``) and
   ``cancel`` (the cancel callback), each a child of the client's goal span.
 
-Feedback published from the execute callback is noted on the execute span
-(and its header, if the type has one, gets that span); the client's feedback
+Feedback published from the execute callback is a ``feedback`` event of the
+execute span (and its header, if the type has one, gets that span); the client's feedback
 callback, and the done callbacks of the returned futures, run in the
 caller's trace. The result's header (if the type has one) gets the execute
 span.
@@ -65,8 +65,8 @@ from rclpy.task import Future
 
 #: Goals whose caller's trace a client keeps at most (oldest forgotten first).
 MAX_CLIENT_GOALS = 1024
-#: The feedback topic of an action, as rcl names it under the action name.
-FEEDBACK_SUFFIX = '/_action/feedback'
+#: The event an execute span gets for each feedback it publishes.
+FEEDBACK_EVENT = 'feedback'
 
 _NO_RECORD = 'goal without trace record (untraced client, or record lost): new trace'
 _BAD_RECORD = 'unusable goal trace record'
@@ -332,18 +332,21 @@ class ActionServer(RclpyActionServer):
         super().notify_execute(goal_handle, spanned(execute_callback, enter, leave))
 
     def _mtrace_trace_feedback(self, goal_handle: Any, context: TraceContext) -> None:
-        """Make the goal handle's ``publish_feedback`` carry and note ``context``."""
+        """
+        Make the goal handle's ``publish_feedback`` carry ``context`` and note each feedback.
+
+        A ``feedback`` event on the execute span, not a publish: no span
+        receives feedback (the client's callback runs in the caller's span).
+        """
         publish = goal_handle.publish_feedback
         field = self._mtrace_feedback_field
-        topic = self._mtrace_name + FEEDBACK_SUFFIX
-        node = self._node
 
         def publish_feedback(feedback: Any) -> None:
             if field is not None and isinstance(feedback, self._action_type.Feedback):
                 traced_header.inject(getattr(feedback, field), context)
             publish(feedback)
             if context.span is not None:
-                context.span.add_publish(topic, node.count_subscribers(topic))
+                context.span.add_event(FEEDBACK_EVENT)
 
         goal_handle.publish_feedback = publish_feedback
 
