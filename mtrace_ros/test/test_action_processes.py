@@ -66,14 +66,18 @@ def test_goal_feedback_and_result_cross_processes_in_the_caller_trace(
 
     with mtrace_ros.start_trace() as caller:
         future = client.send_goal_async(
-            goal_of(action_type, 3, period_sec=0.01),
+            goal_of(action_type, 3, period_sec=0.05),
             lambda msg: feedback.append((steps_of(action_type, msg.feedback),
                                          mtrace_ros.current_trace())))
         future.add_done_callback(on_accepted)
-    assert spin_until(executor, lambda: results and len(feedback) == 3), server.output()
+    # The client's feedback reader may match the server's writer after the first step: the
+    # steps that came are in order, and the last one comes (it may come after the result).
+    assert spin_until(executor, lambda: results and feedback and feedback[-1][0] == 3), (
+        f'{results} {feedback} {server.output()}')
     ((result, result_trace),) = results
     assert steps_of(action_type, result) == 3 and result_trace == caller
-    assert [step for step, _ in feedback] == [1, 2, 3]
+    steps = [step for step, _ in feedback]
+    assert steps == sorted(set(steps)) and set(steps) <= {1, 2, 3}
     assert all(trace == caller for _, trace in feedback)
     goal = _goal_span(recorded, caller.trace_id)
     seen = _seen(server, action)

@@ -32,6 +32,7 @@ span.
 
 import collections
 import threading
+import time
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -51,6 +52,7 @@ from mtrace_ros.instrumentation.callbacks import wrap
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
 from mtrace_ros.instrumentation.side_channel import create_side_subscription
 from mtrace_ros.instrumentation.side_channel import taker
+from mtrace_ros.instrumentation.side_channel import wait_for_readers
 from mtrace_ros.instrumentation.spanned import spanned
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.goal_record import goal_record_key
@@ -148,6 +150,21 @@ class ActionClient(RclpyActionClient):
         _end_when_done(future, context)
         future.add_done_callback(lambda done: self._mtrace_if_rejected(done, key, context))
         return future
+
+    def wait_for_server(self, timeout_sec: Optional[float] = None) -> bool:
+        """
+        Wait for the server as rclpy does.
+
+        Out of band, then also wait (within ``timeout_sec``, at most
+        :data:`~mtrace_ros.instrumentation.side_channel.RECORD_MATCH_WAIT_SEC`) until
+        the record topic matches the traced servers the graph knows, so that
+        the first goal's record reaches them.
+        """
+        start = time.monotonic()
+        ready = super().wait_for_server(timeout_sec)
+        if ready and self._mtrace_records is not None:
+            wait_for_readers(self._node, self._mtrace_records, timeout_sec, start)
+        return ready
 
     def _mtrace_open(self, kind: str, parent: Optional[TraceContext]) -> TraceContext:
         return _open(kind, parent, ACTION_CLIENT, self._mtrace_node, self._mtrace_name)

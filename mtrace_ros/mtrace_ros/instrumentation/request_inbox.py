@@ -8,11 +8,10 @@ callback, takes them all (:meth:`RequestInbox.take`) or waits for the next
 one (:meth:`RequestInbox.wait`) in a wait set of its own.
 """
 
-from typing import Any
 from typing import List
 
 from mtrace_msgs.msg import TraceRecord
-from rclpy.callback_groups import CallbackGroup
+from mtrace_ros.instrumentation.side_channel import create_side_subscription
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy
@@ -27,27 +26,13 @@ RECORD_QOS = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-class _Never(CallbackGroup):
-    """A callback group whose entities no executor ever waits on or runs."""
-
-    def can_execute(self, entity: Any) -> bool:
-        return False
-
-    def beginning_execution(self, entity: Any) -> bool:
-        return False
-
-    def ending_execution(self, entity: Any) -> None:
-        pass
-
-
 class RequestInbox:
     """The records of one topic, taken when asked for."""
 
     def __init__(self, node: Node, topic: str) -> None:
         """Subscribe ``node`` to ``topic``, with no callback ever run."""
         self._node = node
-        self._subscription = node.create_subscription(
-            TraceRecord, topic, _unused, RECORD_QOS, callback_group=_Never())
+        self._subscription = create_side_subscription(node, TraceRecord, topic, RECORD_QOS)
 
     def take(self) -> List[TraceRecord]:
         """Return every record that arrived since the last call; never blocks."""
@@ -75,7 +60,3 @@ class RequestInbox:
     def destroy(self) -> None:
         """Destroy the subscription (a no-op once its node destroyed it)."""
         self._node.destroy_subscription(self._subscription)
-
-
-def _unused(record: TraceRecord) -> None:
-    """Never called: the inbox's callback group never executes."""

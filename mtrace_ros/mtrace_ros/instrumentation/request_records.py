@@ -20,6 +20,7 @@ from typing import Optional
 from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.instrumentation.request_inbox import RECORD_QOS
+from mtrace_ros.instrumentation.side_channel import wait_for_readers
 from mtrace_ros.wire.companion import GID_SIZE
 from mtrace_ros.wire.companion import make_record
 from mtrace_ros.wire.companion import RecordKey
@@ -57,13 +58,9 @@ class RequestRecorder:
             self._next = (expected if sent is None else sent) + 1
         return future
 
-    def wait_for_servers(self, timeout_sec: float) -> None:
-        """Wait up to ``timeout_sec`` until every traced server known to the graph is matched."""
-        deadline = time.monotonic() + timeout_sec
-        while (self.publisher.get_subscription_count()
-               < self._node.count_subscribers(self.topic)
-               and time.monotonic() < deadline):
-            time.sleep(0.01)
+    def wait_for_servers(self, timeout_sec: Optional[float], start: float) -> None:
+        """Wait until every traced server known to the graph is matched (see wait_for_readers)."""
+        wait_for_readers(self._node, self.publisher, timeout_sec, start)
 
     def destroy(self) -> None:
         """Destroy the record publisher (a no-op once its node destroyed it)."""

@@ -70,9 +70,6 @@ from rclpy.service import Service
 from rclpy.task import Future
 
 _ABANDONED = 'service call abandoned (timed out or removed) before its response'
-#: The longest ``wait_for_service`` waits, once the service is there, for the out-of-band
-#: record topic to match the servers that read it (the first call's record may need it).
-RECORD_MATCH_WAIT_SEC = 1.0
 
 
 class TracedClient(Client):
@@ -122,17 +119,14 @@ class TracedClient(Client):
         Wait for the service as ``Client.wait_for_service`` does.
 
         Out of band, then also wait (within ``timeout_sec``, at most
-        :data:`RECORD_MATCH_WAIT_SEC`) until the record topic matches the
-        traced servers the graph knows, so that the first call's record
-        reaches them.
+        :data:`~mtrace_ros.instrumentation.side_channel.RECORD_MATCH_WAIT_SEC`)
+        until the record topic matches the traced servers the graph knows, so
+        that the first call's record reaches them.
         """
         start = time.monotonic()
         ready = super().wait_for_service(timeout_sec)
         if ready and self.mtrace_records is not None:
-            left = RECORD_MATCH_WAIT_SEC
-            if timeout_sec is not None:
-                left = min(left, max(0.0, timeout_sec - (time.monotonic() - start)))
-            self.mtrace_records.wait_for_servers(left)
+            self.mtrace_records.wait_for_servers(timeout_sec, start)
         return ready
 
     def destroy(self) -> None:

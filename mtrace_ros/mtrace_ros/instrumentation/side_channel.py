@@ -9,6 +9,7 @@ to a callback group that never lets an executor wait on it or run it, and
 (e.g. for a :class:`mtrace_ros.instrumentation.record_inbox.RecordInbox`).
 """
 
+import time
 from typing import Any
 from typing import Callable
 from typing import Optional
@@ -16,6 +17,7 @@ from typing import Type
 
 from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
 
@@ -64,3 +66,29 @@ def taker(subscription: Subscription, on_error: Callable[[Exception], None]) -> 
             return None
         return None if taken is None else taken[0]
     return take_next
+
+
+#: The longest a record writer waits, once its peer's service is there, for the record
+#: topic to match the peer's reader (the first record may need it).
+RECORD_MATCH_WAIT_SEC = 1.0
+
+
+def wait_for_readers(
+    node: Node, publisher: Publisher, timeout_sec: Optional[float], start: float,
+) -> None:
+    """
+    Wait until ``publisher`` matches every reader the graph knows, or the time is up.
+
+    The time is what is left of ``timeout_sec`` (``None``: no limit) since
+    ``start`` (``time.monotonic()``), at most :data:`RECORD_MATCH_WAIT_SEC`. A
+    peer's endpoints are discovered one by one: a record writer that sends
+    right after its peer's service appeared may not match the peer's record
+    reader yet, and a volatile record sent then is lost.
+    """
+    left = RECORD_MATCH_WAIT_SEC
+    if timeout_sec is not None:
+        left = min(left, max(0.0, timeout_sec - (time.monotonic() - start)))
+    deadline = time.monotonic() + left
+    while (publisher.get_subscription_count() < node.count_subscribers(publisher.topic_name)
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
