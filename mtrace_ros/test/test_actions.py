@@ -1,6 +1,7 @@
 """Actions carry the trace (issue 14): goal -> execute -> feedback -> result, and cancel."""
 
 import os
+import time
 
 from conftest import wait_until
 from mtrace_msgs.action import TracedCount
@@ -220,3 +221,21 @@ def test_a_duplicate_goal_id_is_rejected_and_the_first_goal_keeps_its_trace(
     handles[0].cancel_goal_async().add_done_callback(lambda done: cancelled.append(done))
     wait(lambda: cancelled and 'cancel' in counter.seen)
     assert counter.seen['cancel'].trace_id == first.trace_id
+
+
+def test_a_record_later_than_its_goal_request_is_awaited_without_blocking(
+        action_pair, make_node, recorded):
+    # A plain client's goal, and its record published 30 ms later by a traced writer.
+    counter, client = action_pair(Fibonacci, plain_client=True)
+    forger = _forger(make_node)
+    wait(lambda: forger.get_subscription_count() >= 1)
+    uuid = UUID(uuid=list(os.urandom(16)))
+    handles = []
+    client.send_goal_async(goal_of(Fibonacci, 1), goal_uuid=uuid).add_done_callback(
+        lambda done: handles.append(done.result()))
+    time.sleep(0.03)
+    forger.publish(_record(bytes(uuid.uuid)))
+    wait(lambda: handles and 'execute' in counter.seen)
+    assert handles[0].accepted
+    assert counter.seen['goal'].trace_id == '01' * 16
+    assert counter.seen['execute'].parent_span_id == '02' * 8

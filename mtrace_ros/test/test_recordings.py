@@ -45,6 +45,9 @@ DEMO_TOPICS = sorted({topic for spec in NODES for topic in spec.publishes})
 #: Traces that started this close to the stop may be cut short differently per sink.
 END_MARGIN_NS = 1_500_000_000
 
+#: Spans of service calls and action phases (their messages are not in a recording).
+CALL_KINDS = ('client', 'server', 'goal', 'execute', 'result', 'cancel')
+
 
 class DemoRun:
     """The recording of one demo run, its sinks' spans, and the traces both saw whole."""
@@ -150,8 +153,9 @@ def test_sqlite3_storage_gives_the_same(demo_run, tmp_path):
 def test_without_span_topic_every_publishing_span_is_placed_exactly(demo_run, tmp_path):
     headers_only = copy_bag(demo_run.bag, tmp_path / 'headers', without={SPAN_TOPIC})
     bag_spans = _bag_spans(headers_only, demo_run.whole)
-    # Service calls (e asks d) leave nothing in a bag: only topic hops can be placed.
-    sinks = [r for r in demo_run.sink_spans().values() if r.kind not in ('client', 'server')]
+    # Service calls (e asks d) and action phases (f's goal on d) leave nothing in a bag: only
+    # topic hops can be placed.
+    sinks = [r for r in demo_run.sink_spans().values() if r.kind not in CALL_KINDS]
     # c's worker publishes after c's callback ended: the sinks list no publish, c's span did.
     parents = {r.parent_span_id for r in sinks}
     publishing = [r for r in sinks if r.publishes or r.span_id in parents]
@@ -175,7 +179,9 @@ def test_rosout_lines_show_under_their_spans(demo_run):
     [trace] = forest.select(trace_id)
     text = render_text(forest, [trace], recording.notes)
     for span in trace.nodes.values():
-        if span.span.kind == 'client':  # a service call's wait: the caller logs nothing in it
+        # A service call's or an action request's wait (the caller logs nothing in it), and
+        # d's goal requests (the demo's server has no goal callback, hence no line).
+        if span.span.kind in ('client', 'goal', 'result', 'cancel'):
             continue
         notes = recording.notes.for_span(trace_id, span.span.span_id)
         assert any(note.startswith(f'INFO [{span.span.node}] ') for note in notes), span

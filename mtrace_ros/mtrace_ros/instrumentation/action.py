@@ -9,9 +9,10 @@ otherwise out of band: in a ``mtrace_msgs/msg/GoalTraceRecord`` keyed by the
 goal UUID, published on the hidden topic ``<action>/_action/_mtrace`` just
 before the goal request (:mod:`mtrace_ros.wire.goal_record`). The server
 takes the record of a goal request when it handles the request (exact match
-by UUID, no executor round per record, never waiting); a request with no
-record (an untraced client, or a record lost or late) starts a new trace,
-counted and reported. Records no request claims wait at most
+by UUID, no executor round per record; a record not there yet is awaited
+briefly while traced clients exist, the executor running on); a request with
+no record (an untraced client, or a record lost or too late) starts a new
+trace, counted and reported. Records no request claims wait at most
 :data:`~mtrace_ros.instrumentation.record_inbox.MAX_AGE_NS` in a bounded store.
 
 One span per phase (its attribute ``ros.action.role`` says which side):
@@ -62,11 +63,17 @@ from mtrace_ros.wire.goal_record import make_goal_record
 from mtrace_ros.wire.message_types import header_field
 from rclpy.action import ActionClient as RclpyActionClient
 from rclpy.action import ActionServer as RclpyActionServer
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.task import Future
 
 #: Goals whose caller's trace a client keeps at most (oldest forgotten first).
 MAX_CLIENT_GOALS = 1024
+#: How long a goal request waits, at most, for its record to arrive (only while traced
+#: clients exist): covers a record slower than its request.
+RECORD_WAIT_SEC = 0.1
+#: How often the waiting goal request looks again.
+RECORD_POLL_SEC = 0.002
 #: The event an execute span gets for each feedback it publishes.
 FEEDBACK_EVENT = 'feedback'
 
@@ -239,6 +246,7 @@ class ActionServer(RclpyActionServer):
             topic = goal_record_topic(self._mtrace_name)
             self._mtrace_records = create_side_subscription(
                 node, GoalTraceRecord, topic, GOAL_RECORD_QOS)
+            self._mtrace_group = ReentrantCallbackGroup()  # the pause timers': never blocked
             self._mtrace_inbox = RecordInbox(
                 taker(self._mtrace_records, self._mtrace_take_failed), self._mtrace_key,
                 self._mtrace_dropped)
@@ -259,7 +267,7 @@ class ActionServer(RclpyActionServer):
     async def _mtrace_goal_request(self, goal: Any) -> None:
         request = goal[1]
         key = _uuid(request.goal_id)
-        sender = self._mtrace_sender(key, request.goal)
+        sender = await self._mtrace_sender(key, request.goal)
         context = self._mtrace_open(spans.KIND_GOAL, sender)
         with self._mtrace_lock:  # a new trace goes on from the goal span; a duplicate's is lost
             self._mtrace_senders.setdefault(key, context if sender is None else sender)
@@ -274,12 +282,12 @@ class ActionServer(RclpyActionServer):
             if key not in self._goal_handles:  # rejected: rclpy forgot it
                 self._mtrace_forget(key)
 
-    def _mtrace_sender(self, key: bytes, goal: Any) -> Optional[TraceContext]:
+    async def _mtrace_sender(self, key: bytes, goal: Any) -> Optional[TraceContext]:
         """Return the client's goal span of a goal request, or ``None`` (said why)."""
         if self._mtrace_inbox is None:
             header = getattr(goal, self._mtrace_field)
         else:
-            record = self._mtrace_inbox.take(key)
+            record = await self._mtrace_record(key)
             if record is None:
                 notices.report(self._mtrace_logger, self._mtrace_name, _NO_RECORD, key.hex())
                 return None
@@ -288,6 +296,34 @@ class ActionServer(RclpyActionServer):
         if problem is not None:
             notices.report(self._mtrace_logger, self._mtrace_name, problem.kind, problem.detail)
         return sender
+
+    async def _mtrace_record(self, key: bytes) -> Optional[GoalTraceRecord]:
+        """
+        Return the record of goal ``key``, or ``None`` if it does not come in time.
+
+        A record published just before its goal request usually arrives first;
+        while it has not, and traced clients exist, the goal request waits for
+        it up to :data:`RECORD_WAIT_SEC` without blocking the executor (it
+        yields to it between looks).
+        """
+        record = self._mtrace_inbox.take(key)
+        deadline = time.monotonic() + RECORD_WAIT_SEC
+        while (record is None and self._mtrace_records.get_publisher_count() > 0
+               and time.monotonic() < deadline):
+            await self._mtrace_pause()
+            record = self._mtrace_inbox.take(key)
+        return record
+
+    async def _mtrace_pause(self) -> None:
+        """Yield to the executor for :data:`RECORD_POLL_SEC` (a one-shot timer)."""
+        paused = Future()
+        timer = self._node.create_timer(
+            RECORD_POLL_SEC, lambda: paused.done() or paused.set_result(None),
+            callback_group=self._mtrace_group)
+        try:
+            await paused
+        finally:
+            self._node.destroy_timer(timer)
 
     def _mtrace_open(self, kind: str, parent: Optional[TraceContext]) -> TraceContext:
         return _open(kind, parent, ACTION_SERVER, self._mtrace_node, self._mtrace_name)
