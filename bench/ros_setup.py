@@ -19,6 +19,9 @@ from typing import Callable
 from typing import Iterator
 from typing import Optional
 
+from harness import added_note
+from harness import compare
+from harness import median_row
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.instrumentation import tasks
@@ -157,6 +160,52 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout_sec: float = DEAD
         if time.monotonic() > deadline:
             raise TimeoutError(f'timed out after {timeout_sec:g} s waiting for {what}')
         time.sleep(poll_sec)
+
+
+def spin_until_done(executor: Any, future: Any, what: str) -> Any:
+    """Spin ``executor`` once at a time until ``future`` is done; return its result."""
+    deadline = time.monotonic() + DEADLINE_SEC
+    while not future.done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'{what} not answered')
+        executor.spin_once(timeout_sec=1.0)
+    return future.result()
+
+
+def per_round_trip_us(count: int, traced: bool, round_trip: Callable[[], None]) -> float:
+    """
+    Return the µs per ``round_trip()`` over ``count`` of them, one at a time.
+
+    Traced, each runs inside its own ``start_trace()`` with rclpy's tasks
+    instrumented; plain, with them uninstrumented.
+    """
+    with rclpy_tasks(instrumented=traced):
+        start = time.perf_counter_ns()
+        for _ in range(count):
+            if traced:
+                with mtrace_ros.start_trace():
+                    round_trip()
+            else:
+                round_trip()
+        return (time.perf_counter_ns() - start) / count / 1e3
+
+
+def route_rows(
+    group: str, measure: str, unit: str, make: Callable[[bool, Any], Callable[[], float]],
+    routes: Any, repeat: int,
+) -> list:
+    """
+    Return one row per ``(route, interface type)``: plain ``make(False, type)`` against traced.
+
+    ``measure`` is formatted with the route (``{route}``).
+    """
+    rows = []
+    for route, interface in routes:
+        values = compare(make(False, interface), make(True, interface), repeat=repeat)
+        row = median_row(group, measure.format(route=route), unit, values)
+        row.note = added_note(row)
+        rows.append(row)
+    return rows
 
 
 def wait_matched(publisher: Any, count: int = 1, timeout_sec: float = DEADLINE_SEC) -> None:

@@ -22,6 +22,7 @@ from typing import Callable
 from typing import Dict
 from typing import List
 
+import action_cost
 import children
 import envelope_path
 from harness import Row
@@ -49,6 +50,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'tasks': task_cost.run,
     'otel': otel_bridge.run,
     'services': service_cost.run,
+    'actions': action_cost.run,
 }
 
 

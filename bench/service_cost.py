@@ -14,20 +14,17 @@ out of band (``std_srvs/srv/Trigger``: the client publishes a request record,
 the server takes and matches it).
 """
 
-import time
 from typing import Any
 from typing import List
 
-from harness import added_note
-from harness import compare
-from harness import median_row
 from harness import Row
 from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
-from ros_setup import DEADLINE_SEC
 from ros_setup import new_topic
-from ros_setup import rclpy_tasks
+from ros_setup import per_round_trip_us
+from ros_setup import route_rows
 from ros_setup import Session
+from ros_setup import spin_until_done
 from ros_setup import wait_for
 from std_srvs.srv import Trigger
 
@@ -59,36 +56,17 @@ class RoundTrips:
         self._traced = traced
 
     def _call(self) -> None:
-        future = self._client.call_async(self._request())
-        deadline = time.monotonic() + DEADLINE_SEC
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise TimeoutError('service call not answered')
-            self._executor.spin_once(timeout_sec=1.0)
+        spin_until_done(self._executor, self._client.call_async(self._request()), 'service call')
 
     def __call__(self) -> float:
-        with rclpy_tasks(instrumented=self._traced):
-            start = time.perf_counter_ns()
-            for _ in range(self._count):
-                if self._traced:
-                    with mtrace_ros.start_trace():
-                        self._call()
-                else:
-                    self._call()
-            return (time.perf_counter_ns() - start) / self._count / 1e3
+        return per_round_trip_us(self._count, self._traced, self._call)
 
 
 def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
     """Measure one service round trip, plain rclpy against traced, on both routes."""
     count = 20 if quick else 100
-    rows = []
-    for route, srv_type in (('in band, TracedTrigger', TracedTrigger),
-                            ('out of band, std_srvs Trigger', Trigger)):
-        values = compare(RoundTrips(session, count, False, srv_type),
-                         RoundTrips(session, count, True, srv_type), repeat=repeat)
-        row = median_row(
-            GROUP, f'round trip {route}, call_async + spin_once (one process)', 'us/call',
-            values)
-        row.note = added_note(row)
-        rows.append(row)
-    return rows
+    return route_rows(
+        GROUP, 'round trip {route}, call_async + spin_once (one process)', 'us/call',
+        lambda traced, srv_type: RoundTrips(session, count, traced, srv_type),
+        (('in band, TracedTrigger', TracedTrigger), ('out of band, std_srvs Trigger', Trigger)),
+        repeat)
