@@ -1,29 +1,35 @@
 """
 Group 6: what each span sink costs when on, against tracing with no sink (off).
 
-Traced pub -> sub throughput in one process (256 B), with the sink
-registered (on) or not (off), interleaved on the same publisher and
-subscription. Each message then records two spans: the root its publish
-starts and the callback's receive span.
+Traced pub -> sub throughput in one process (256 B), with a sink added
+through the public seam (``mtrace_ros.add_sink``: on) or none (off),
+interleaved on the same publisher and subscription. Each message then records
+two spans: the root its publish starts and the callback's receive span.
 
-The ``null`` sink is a trivial in-process sink (``submit``/``close``), so
-its row is the cost of recording spans at all. The real sinks (JSON Lines,
-the span topic) are measured when this build has ``mtrace_ros.export``.
+Each "on" repetition adds a fresh exporter and, before it stops the clock,
+flushes the sink (``force_flush``): the export work of those spans counts,
+wherever the batching layer happened to schedule it. The ``null`` exporter
+keeps nothing, so its row is the cost of recording and queueing spans at all.
 """
 
+import functools
 import pathlib
 import tempfile
-from typing import Any
+import time
 from typing import Callable
 from typing import List
-from typing import Optional
 from typing import Tuple
 
 from harness import compare
 from harness import median_row
 from harness import Row
-from mtrace_ros.export import spans
+import mtrace_ros
+from mtrace_ros.export.jsonl import JsonLinesExporter
+from mtrace_ros.export.processor import SpanExporter
+from mtrace_ros.export.registry import remove_sink
 from mtrace_ros.export.schema import SpanRecord
+from mtrace_ros.export.topic import TopicExporter
+from ros_setup import DEADLINE_SEC
 from ros_setup import HEADER_TRACED
 from ros_setup import Session
 from throughput import OneProcess
@@ -31,56 +37,55 @@ from throughput import OneProcess
 GROUP = '6 span sinks'
 
 
-class NullSink:
-    """Takes spans and keeps nothing: the cost of recording, with no export."""
+class NullExporter:
+    """Takes batches and keeps nothing: the cost of recording and queueing, with no export."""
 
-    def __init__(self) -> None:
-        self.submitted = 0
+    name = 'null'
 
-    def submit(self, record: SpanRecord) -> None:
-        """Count the span."""
-        self.submitted += 1
+    def export(self, records: List[SpanRecord]) -> bool:
+        """Drop the batch."""
+        return True
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
         """Release nothing."""
 
-
-def _configured_sink(spec: str, session: Session) -> Optional[Any]:
-    """Return the sink ``spec`` names (unregistered), or ``None`` without ``mtrace_ros.export``."""
-    try:
-        from mtrace_ros.export import configure_sinks
-    except ImportError:
-        return None
-    (sink,) = configure_sinks(spec, node=session.node)
-    spans.remove_sink(sink)
-    return sink
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Return True: nothing is buffered."""
+        return True
 
 
-def sink_factories(directory: pathlib.Path) -> List[Tuple[str, Callable[[Session], Any]]]:
-    """Return (name, factory) of each sink to measure; a factory may return ``None``."""
+def exporter_factories(
+        directory: pathlib.Path) -> List[Tuple[str, Callable[[Session], SpanExporter]]]:
+    """Return (name, factory) of each sink to measure."""
     return [
-        ('null (in-process)', lambda session: NullSink()),
-        ('jsonl', lambda session: _configured_sink(f'jsonl:{directory}/spans.jsonl', session)),
-        ('topic', lambda session: _configured_sink('topic:/bench/spans', session)),
+        ('null (in-process)', lambda session: NullExporter()),
+        ('jsonl', lambda session: JsonLinesExporter(f'{directory}/spans.jsonl')),
+        ('topic', lambda session: TopicExporter(session.node.context, '/bench/spans')),
     ]
 
 
-class Toggled:
-    """Runs a measure with ``sink`` registered (on) or not (off)."""
+class SinkOn:
+    """Runs a measure with a new sink added (on), its flush included in the time."""
 
-    def __init__(self, measure: Callable[[], float], sink: Optional[Any]) -> None:
+    def __init__(self, measure: OneProcess, make_exporter: Callable[[], SpanExporter]) -> None:
         self._measure = measure
-        self._sink = sink
+        self._make_exporter = make_exporter
 
     def __call__(self) -> float:
-        """Return the measure's value with the sink on (or off)."""
-        if self._sink is None:
-            return self._measure()
-        spans.add_sink(self._sink)
+        """Return the measure's msg/s, counting the time the sink took to flush too."""
+        processor = mtrace_ros.add_sink(self._make_exporter())
         try:
-            return self._measure()
+            rate = self._measure()
+            started = time.perf_counter()
+            if not processor.force_flush(DEADLINE_SEC):
+                raise TimeoutError(f'sink {processor.name} did not flush in time')
+            flush_sec = time.perf_counter() - started
         finally:
-            spans.remove_sink(self._sink)
+            remove_sink(processor)
+        if processor.dropped:
+            raise RuntimeError(f'sink {processor.name} dropped {processor.dropped} spans')
+        count = self._measure.count
+        return count / (count / rate + flush_sec)
 
 
 def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
@@ -91,18 +96,12 @@ def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
             session.spinning():
         measure = OneProcess(session, HEADER_TRACED, 256, count)
         try:
-            for name, factory in sink_factories(pathlib.Path(directory)):
-                sink = factory(session)
-                if sink is None:
-                    continue
-                try:
-                    values = compare(Toggled(measure, None), Toggled(measure, sink),
-                                     repeat=repeat)
-                finally:
-                    sink.close()
+            for name, factory in exporter_factories(pathlib.Path(directory)):
+                values = compare(measure, SinkOn(measure, functools.partial(factory, session)),
+                                 repeat=repeat)
                 rows.append(median_row(
                     GROUP, f'{name}: traced throughput 256 B, on vs off', 'msg/s', values,
-                    higher_is_better=True, note='2 spans per message'))
+                    higher_is_better=True, note='2 spans per message, flush included'))
         finally:
             measure.close(session)
     return rows

@@ -264,17 +264,60 @@ with mtrace_ros.start_trace():
 """
 
 
-def test_uninstrument_logging_gives_back_plain_rclpy_lines_and_records():
-    result = subprocess.run([sys.executable, '-c', UNDO_SCRIPT], capture_output=True,
+def _stderr_lines(script):
+    """Run ``script`` in a new interpreter; return the lines it wrote to stderr."""
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    lines = result.stderr.splitlines()
-    [instrumented] = [line for line in lines if line.endswith('in a trace, instrumented')]
-    [plain] = [line for line in lines if line.endswith('in a trace, uninstrumented')]
-    [again] = [line for line in lines if line.endswith('instrumented again')]
+    return result.stderr.splitlines()
+
+
+def _the_line(lines, ending):
+    [line] = [line for line in lines if line.endswith(ending)]
+    return line
+
+
+def test_uninstrument_logging_gives_back_plain_rclpy_lines_and_records():
+    lines = _stderr_lines(UNDO_SCRIPT)
+    instrumented = _the_line(lines, 'in a trace, instrumented')
+    plain = _the_line(lines, 'in a trace, uninstrumented')
+    again = _the_line(lines, 'instrumented again')
     assert 'trace_id=' in instrumented and 'trace_id=' in again
     assert 'trace_id=' not in plain
     assert lines.count('stdlib ids: False') == 1
+
+
+OLDER_RCLPY_SCRIPT = r"""
+import logging, types
+import rclpy.impl.implementation_singleton as singleton
+import rclpy.impl.rcutils_logger  # keeps the real extension for rclpy's own calls
+real = singleton.rclpy_implementation
+older = types.ModuleType('older_rclpy')  # as an rclpy whose logging call has another name
+older.__dict__.update(
+    (key, value) for key, value in vars(real).items() if key != 'rclpy_logging_rcutils_log')
+singleton.rclpy_implementation = older
+import mtrace_ros
+import rclpy.logging
+logger = rclpy.logging.get_logger('older')
+std = logging.getLogger('older.std')
+std.propagate = False
+std.addHandler(mtrace_ros.RosLogHandler('older'))
+with mtrace_ros.start_trace():
+    logger.info('in a trace, fallback')
+    std.warning('stdlib, fallback')
+    mtrace_ros.uninstrument_logging()
+    logger.info('in a trace, uninstrumented')
+"""
+
+
+def test_an_rclpy_without_the_hooked_call_gets_a_warning_and_the_slower_path():
+    lines = _stderr_lines(OLDER_RCLPY_SCRIPT)
+    assert any('this rclpy has no rclpy_logging_rcutils_log()' in line for line in lines)
+    fallback = _the_line(lines, 'in a trace, fallback')
+    std = _the_line(lines, 'stdlib, fallback')
+    plain = _the_line(lines, 'in a trace, uninstrumented')
+    assert 'trace_id=' in fallback and std.count('trace_id=') == 1
+    assert 'trace_id=' not in plain
 
 
 def test_mtrace_logging_0_leaves_logging_untouched():

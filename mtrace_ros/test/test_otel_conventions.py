@@ -23,9 +23,9 @@ from mtrace_ros import current_span
 from mtrace_ros import current_trace
 from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
-from mtrace_ros.export import spans
 from mtrace_ros.export.otlp import OtlpExporter
 from mtrace_ros.export.registry import add_sink
+from mtrace_ros.export.registry import remove_sink
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from otlp_receiver import attributes_of
@@ -201,8 +201,7 @@ def test_at_100_spans_per_second_an_otlp_sink_batches_50_spans_per_request(
             next_at += 0.01
             time.sleep(max(0.0, next_at - time.monotonic()))
     finally:
-        spans.remove_sink(sink)
-        sink.close()
+        remove_sink(sink)
     assert set(_decoded(otlp_http.requests)) == set(ended)
     requests = len(otlp_http.requests)
     assert requests <= len(ended) / 50 + 1, f'{requests} requests for {len(ended)} spans'

@@ -173,6 +173,44 @@ def test_a_forked_child_keeps_exporting(tmp_path):
     assert sorted(record.node for record in records) == ['child'] * 3 + ['parent']
 
 
+CHILD_FORK_TOPIC = r"""
+import json, os, sys
+import mtrace_ros
+import rclpy
+rclpy.init()
+[sink] = mtrace_ros.configure_sinks('topic:/fork_check')
+with mtrace_ros.start_trace(node='parent'):
+    pass
+assert mtrace_ros.force_flush(timeout_sec=10.0)
+pid = os.fork()
+if pid == 0:
+    for _ in range(3):
+        with mtrace_ros.start_trace(node='child'):
+            pass
+    mtrace_ros.force_flush(timeout_sec=10.0)
+    print(json.dumps(['child', sink.exported, sink.dropped]), flush=True)
+    mtrace_ros.close_sinks(timeout_sec=2.0)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+with mtrace_ros.start_trace(node='parent'):
+    pass
+assert mtrace_ros.force_flush(timeout_sec=10.0)
+print(json.dumps(['parent', sink.exported, sink.dropped]), flush=True)
+rclpy.shutdown()
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_drops_and_counts_what_its_topic_sink_cannot_publish(domain_id):
+    result = subprocess.run([sys.executable, '-c', CHILD_FORK_TOPIC],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        ['child', 1, 3], ['parent', 2, 0]]
+    assert 'a forked child cannot publish' in result.stderr
+    assert '3 spans dropped in all (1 exported)' in result.stderr  # said as the child exits
+
+
 def test_spans_an_endpoint_never_answers_are_said_lost_at_exit():
     with socket.socket() as silent:  # accepts connections (backlog), never answers
         silent.bind(('127.0.0.1', 0))

@@ -10,6 +10,7 @@ from conftest import publish_until
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import TracedString
+from mtrace_ros import add_sink
 from mtrace_ros import configure_sinks
 from mtrace_ros import current_trace
 from mtrace_ros import start_trace
@@ -18,6 +19,7 @@ from mtrace_ros.export import configured_sinks
 from mtrace_ros.export import spans
 from mtrace_ros.export.jsonl import JsonLinesExporter
 from mtrace_ros.export.processor import BatchSpanProcessor
+from mtrace_ros.export.registry import remove_sink
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.spec import parse_sinks
 from mtrace_ros.export.spec import SinkSpec
@@ -129,20 +131,18 @@ class BlockedExporter:
 
 def test_a_slow_sink_drops_and_counts_instead_of_blocking(capfd):
     exporter = BlockedExporter()
-    sink = BatchSpanProcessor(exporter, queue_size=10, batch_size=1, schedule_delay_ms=0)
-    spans.add_sink(sink)
+    sink = add_sink(exporter, queue_size=10, batch_size=1, schedule_delay_ms=0)
     try:
         started = time.monotonic()
         for _ in range(100):
             with start_trace(node='fast'):
                 pass
         elapsed = time.monotonic() - started
+        assert sink.dropped >= 100 - 10 - 1
     finally:
-        spans.remove_sink(sink)
+        exporter.go.set()
+        remove_sink(sink)
     assert elapsed < 0.5
-    assert sink.dropped >= 100 - 10 - 1
-    exporter.go.set()
-    sink.close()
     assert sink.exported + sink.dropped == 100 and sink.exported >= 10
     err = capfd.readouterr().err
     assert err.count('span sink blocked is dropping spans') == 1
@@ -201,3 +201,29 @@ def test_current_trace_matches_the_recorded_span(make_node, executor, tmp_path, 
     [receive] = [record for record in records if record['span_id'] == seen[0].span_id]
     assert receive['trace_id'] == seen[0].trace_id
     assert receive['parent_span_id'] == seen[0].parent_span_id
+
+
+def test_topic_sink_counts_exactly_what_it_published_when_one_record_fails(
+        make_node, executor, capfd):
+    collector = make_node(name='collector')
+    received = collect_span_topic(collector)
+    executor.add_node(collector)
+    # Not added: make_span() records hand their spans to every added sink.
+    sink = BatchSpanProcessor(
+        TopicExporter(collector.context), batch_size=3, schedule_delay_ms=60000)
+    try:
+        assert publish_until(
+            executor, lambda: sink.submit(make_span()) or sink.force_flush(), lambda: received)
+        before = sink.exported
+        # Made by hand, past Span.to_record's cleaning: a text no ROS string can carry.
+        unpublishable = make_span()._replace(node='bad \udcff')
+        batch = [make_span(), unpublishable, make_span()]
+        for record in batch:
+            sink.submit(record)
+        assert sink.force_flush()
+        assert spin_until(executor, lambda: {batch[0].span_id, batch[2].span_id} <= {
+            record['span_id'] for record in received})
+        assert (sink.exported - before, sink.dropped) == (2, 1)
+        assert 'UnicodeEncodeError' in capfd.readouterr().err
+    finally:
+        sink.close()

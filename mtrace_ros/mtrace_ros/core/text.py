@@ -52,4 +52,6 @@ def encodable(text: str) -> str:
     Exception texts can hold them (a file name that is not UTF-8, decoded with
     ``surrogateescape``); no sink could write the span record then.
     """
+    if text.isascii():  # the usual case, and O(1): CPython keeps the flag
+        return text
     return _SURROGATE.sub('\ufffd', text) if _SURROGATE.search(text) else text

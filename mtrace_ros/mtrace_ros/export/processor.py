@@ -24,6 +24,7 @@ from typing import NamedTuple
 from typing import Optional
 from typing import Protocol
 from typing import Sequence
+from typing import Tuple
 from typing import Union
 import weakref
 
@@ -38,6 +39,11 @@ DEFAULT_CLOSE_TIMEOUT_SEC = 5.0
 # How long close() still waits for a worker whose export it cut short.
 _ABORT_WAIT_SEC = 1.0
 _logger = rclpy.logging.get_logger('mtrace.sinks')
+
+
+def _sink_name(exporter: 'SpanExporter', name: Optional[str]) -> str:
+    """Return how warnings and stats name a sink: escaped, as it is printed."""
+    return printable(str(name or getattr(exporter, 'name', None) or type(exporter).__name__))
 
 
 def _describe(error: BaseException) -> str:
@@ -66,7 +72,7 @@ class SpanExporter(Protocol):
 
 
 class PartialExport(Exception):
-    """Raised by an exporter that delivered only the first ``delivered`` records of a batch."""
+    """Raised by an exporter that delivered only ``delivered`` records of a batch."""
 
     def __init__(self, delivered: int, reason: str) -> None:
         """Say how many records got through, and why the rest did not."""
@@ -76,6 +82,11 @@ class PartialExport(Exception):
 
 class QuietDrop(Exception):
     """Raised by an exporter that cannot deliver for an expected reason (its context ended)."""
+
+    def __init__(self, delivered: int = 0) -> None:
+        """Say how many records of the batch got through before that."""
+        super().__init__()
+        self.delivered = delivered
 
 
 class SinkStats(NamedTuple):
@@ -92,6 +103,9 @@ _processors: 'weakref.WeakSet[BatchSpanProcessor]' = weakref.WeakSet()
 
 class BatchSpanProcessor:
     """Queue span records and export them in batches from a thread of its own."""
+
+    #: The sink entry (:class:`.spec.SinkSpec`) that configured it; set by the registry.
+    entry: Optional[Tuple[str, str]] = None
 
     def __init__(
         self, exporter: SpanExporter, name: Optional[str] = None, *,
@@ -121,7 +135,7 @@ class BatchSpanProcessor:
                 f'0, got {self.queue_size}, {self.batch_size}, {delay_ms}')
         self.schedule_delay_sec = delay_ms / 1000
         self.exporter = exporter
-        self.name = name or getattr(exporter, 'name', None) or type(exporter).__name__
+        self.name = _sink_name(exporter, name)
         self._exported = 0
         self._dropped = 0
         self._warned = False
@@ -281,8 +295,8 @@ class BatchSpanProcessor:
                 reason = 'export failed'
         except PartialExport as ex:
             delivered, reason = ex.delivered, printable(str(ex), ECHO_LIMIT)
-        except QuietDrop:
-            pass
+        except QuietDrop as ex:
+            delivered = ex.delivered
         except Exception as ex:
             reason = _describe(ex)
         self._failing = delivered < len(batch) and reason is not None
@@ -304,7 +318,7 @@ class SimpleSpanProcessor:
     def __init__(self, exporter: SpanExporter, name: Optional[str] = None) -> None:
         """Export to ``exporter``, named as :class:`BatchSpanProcessor` names it."""
         self.exporter = exporter
-        self.name = name or getattr(exporter, 'name', None) or type(exporter).__name__
+        self.name = _sink_name(exporter, name)
         self._lock = threading.Lock()
         self.exported = 0
         self.dropped = 0

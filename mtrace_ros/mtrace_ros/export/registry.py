@@ -3,7 +3,9 @@ Which span sinks a process has: the one registry, fed by the environment, parame
 
 A sink is an exporter behind its own :class:`.processor.BatchSpanProcessor`.
 :func:`add_sink` plugs in any exporter (the public seam);
-:func:`configure_sinks` creates the built-in ones that sink entries name.
+:func:`configure_sinks` creates the built-in ones that sink entries name. The
+sinks themselves are listed in one place, :func:`.spans.sinks` (the list every
+ended span is handed to); this module adds to it, flushes, counts and closes.
 Sinks are named by entries of the sink list syntax (:mod:`mtrace_ros.export.spec`).
 Configuring is idempotent: an entry that names a sink the process already has
 reuses it, so every node of a process may name the same sinks. The
@@ -15,7 +17,6 @@ import atexit
 import os
 import threading
 import time
-from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Set
@@ -45,14 +46,14 @@ from rclpy.node import Node
 
 
 _lock = threading.RLock()
-_configured: Dict[SinkSpec, BatchSpanProcessor] = {}
-_added: List[Processor] = []
 _warned: Set[Tuple[str, str]] = set()
 _logger = rclpy.logging.get_logger('mtrace.sinks')
 
 
 def add_sink(
     exporter: SpanExporter, *, name: Optional[str] = None, synchronous: bool = False,
+    queue_size: Optional[int] = None, batch_size: Optional[int] = None,
+    schedule_delay_ms: Optional[int] = None,
 ) -> Processor:
     """
     Send every span that ends from now on to ``exporter``, in batches; return its processor.
@@ -60,28 +61,27 @@ def add_sink(
     ``exporter`` has OpenTelemetry's exporter shape: ``export(records) -> bool``,
     ``shutdown()``, ``force_flush()`` (see :class:`.processor.SpanExporter`); it
     receives :class:`.schema.SpanRecord` batches from a thread of its own.
+    ``queue_size``, ``batch_size`` and ``schedule_delay_ms`` override the
+    ``MTRACE_SINK_*`` settings for this sink (see :class:`.processor.BatchSpanProcessor`).
     ``synchronous=True`` exports each span as it ends, in the thread that
     ended it (OpenTelemetry's ``SimpleSpanProcessor``): for tests and
     debugging only, since a slow exporter then slows the callbacks.
     """
-    processor: Processor = (
-        SimpleSpanProcessor(exporter, name) if synchronous else BatchSpanProcessor(exporter, name))
-    with _lock:
-        _added.append(processor)
-        spans.add_sink(processor)
+    processor: Processor
+    if synchronous:
+        processor = SimpleSpanProcessor(exporter, name)
+    else:
+        processor = BatchSpanProcessor(
+            exporter, name, queue_size=queue_size, batch_size=batch_size,
+            schedule_delay_ms=schedule_delay_ms)
+    spans.add_sink(processor)
     return processor
 
 
 def remove_sink(processor: Processor,
                 timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
     """Stop sending spans to a sink, then close it (its queue is exported first)."""
-    with _lock:
-        spans.remove_sink(processor)
-        if processor in _added:
-            _added.remove(processor)
-        for entry, configured in list(_configured.items()):
-            if configured is processor:
-                del _configured[entry]
+    spans.remove_sink(processor)
     processor.close(timeout_sec)
 
 
@@ -94,11 +94,13 @@ def _create(entry: SinkSpec, node: Optional[Node]) -> BatchSpanProcessor:
                 '(call rclpy.init() first, or pass node=)')
         processor = BatchSpanProcessor(TopicExporter(context, entry.target))
         context.on_shutdown(lambda: remove_sink(processor, timeout_sec=0.0))
-        return processor
-    if entry.kind == JSONL:
-        return BatchSpanProcessor(JsonLinesExporter(entry.target))
-    return BatchSpanProcessor(
-        OtlpExporter('grpc' if entry.kind == OTLP_GRPC else 'http', entry.target))
+    elif entry.kind == JSONL:
+        processor = BatchSpanProcessor(JsonLinesExporter(entry.target))
+    else:
+        processor = BatchSpanProcessor(
+            OtlpExporter('grpc' if entry.kind == OTLP_GRPC else 'http', entry.target))
+    processor.entry = entry
+    return processor
 
 
 def configure_sinks(spec: str, *, node: Optional[Node] = None) -> List[BatchSpanProcessor]:
@@ -118,18 +120,18 @@ def configure_sinks(spec: str, *, node: Optional[Node] = None) -> List[BatchSpan
     sinks = []
     with _lock:
         for entry in entries:
-            sink = _configured.get(entry)
-            if sink is None or sink.closed:
-                sink = _configured[entry] = _create(entry, node)
+            named = [sink for sink in spans.sinks() if getattr(sink, 'entry', None) == entry]
+            sink = next((sink for sink in named if not sink.closed), None)
+            if sink is None:
+                sink = _create(entry, node)
                 spans.add_sink(sink)
             sinks.append(sink)
     return sinks
 
 
 def configured_sinks() -> List[Processor]:
-    """Return the sinks of this process that are not closed: configured, then added."""
-    with _lock:
-        return [sink for sink in (*_configured.values(), *_added) if not sink.closed]
+    """Return the sinks of this process that are not closed, in the order they were added."""
+    return [sink for sink in spans.sinks() if not sink.closed]
 
 
 def force_flush(timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
@@ -152,22 +154,16 @@ _CLOSE_GRACE_SEC = 2.0
 
 def close_sinks(timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> None:
     """
-    Stop recording to every configured sink; flush and close them.
+    Stop recording to every sink; flush and close them.
 
     Called at interpreter exit; call it earlier to flush at a time of your
     choosing. The sinks close side by side, so the whole call takes about
     ``timeout_sec`` at most, however many there are (a launch file's SIGTERM
     is followed by SIGKILL a few seconds later).
     """
-    with _lock:
-        sinks = [*_configured.values(), *_added]
-        _configured.clear()
-        _added.clear()
-    for sink in sinks:
-        spans.remove_sink(sink)
     closers = [
         threading.Thread(target=sink.close, args=(timeout_sec,), name='mtrace-close', daemon=True)
-        for sink in sinks]
+        for sink in spans.remove_all_sinks()]
     for closer in closers:
         closer.start()
     for closer in closers:

@@ -74,9 +74,9 @@ def exception_attributes(error: BaseException) -> Dict[str, AttributeValue]:
     """Return the ``exception.*`` attributes of an ``exception`` event (OTel conventions)."""
     return {
         'exception.type': error_type(error),
-        'exception.message': encodable(str(error)),
-        'exception.stacktrace': encodable(''.join(
-            traceback.format_exception(type(error), error, error.__traceback__))),
+        'exception.message': str(error),
+        'exception.stacktrace': ''.join(
+            traceback.format_exception(type(error), error, error.__traceback__)),
     }
 
 
@@ -191,27 +191,52 @@ class Span:
         return None
 
     def to_record(self) -> SpanRecord:
-        """Return the ended span as the immutable record every sink receives."""
+        """
+        Return the ended span as the immutable record every sink receives.
+
+        Its texts are made encodable here, once (:func:`.core.text.encodable`):
+        an exception text or a user's string may hold a lone surrogate, and a
+        record no sink can encode would be lost with the whole batch around it.
+        """
         context = self.context
         assert context is not None and self.end_ns is not None, 'only ended, recorded spans'
+        status = self.status
         return SpanRecord(
             trace_id=context.trace_id,
             span_id=context.span_id,
             parent_span_id=context.parent_span_id,
-            node=self.node,
+            node=encodable(self.node),
             topic=self.topic,
             kind=self.kind,
             start_ns=self.start_ns,
             end_ns=self.end_ns,
             latency_ns=self.latency_ns,
-            error=self.error,
+            error=None if self.error is None else encodable(self.error),
             publishes=tuple(Publish(*publish) for publish in self.publishes),
             links=tuple(Link(trace_id.hex(), span_id.hex()) for trace_id, span_id in self.links),
-            name=self.name,
-            attributes=NO_ATTRIBUTES if self.attributes is None else dict(self.attributes),
-            events=() if self.events is None else tuple(self.events),
-            status=self.status,
+            name=None if self.name is None else encodable(self.name),
+            attributes=(NO_ATTRIBUTES if self.attributes is None
+                        else _encodable_attributes(self.attributes)),
+            events=() if self.events is None else tuple(map(_encodable_event, self.events)),
+            status=Status(status.code, encodable(status.message)) if status.message else status,
         )
+
+
+def _encodable_value(value: AttributeValue) -> AttributeValue:
+    if isinstance(value, str):
+        return encodable(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], str):
+        return tuple(map(encodable, value))
+    return value
+
+
+def _encodable_attributes(attributes: Mapping[str, AttributeValue]) -> Dict[str, AttributeValue]:
+    return {encodable(key): _encodable_value(value) for key, value in attributes.items()}
+
+
+def _encodable_event(event: Event) -> Event:
+    attributes = _encodable_attributes(event.attributes) if event.attributes else NO_ATTRIBUTES
+    return Event(encodable(event.name), event.time_ns, attributes)
 
 
 class SpanSink(Protocol):
@@ -233,6 +258,11 @@ def recording() -> bool:
     return bool(_sinks)
 
 
+def sinks() -> Tuple[SpanSink, ...]:
+    """Return the registered sinks, in the order they were added: the process's one list."""
+    return _sinks
+
+
 def add_sink(sink: SpanSink) -> None:
     """Register a sink: every span that ends from now on is submitted to it."""
     global _sinks
@@ -245,6 +275,14 @@ def remove_sink(sink: SpanSink) -> None:
     global _sinks
     with _lock:
         _sinks = tuple(s for s in _sinks if s is not sink)
+
+
+def remove_all_sinks() -> Tuple[SpanSink, ...]:
+    """Unregister every sink at once (none is closed); return them."""
+    global _sinks
+    with _lock:
+        removed, _sinks = _sinks, ()
+    return removed
 
 
 def _default_node() -> str:
@@ -316,7 +354,7 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
     """End a span and submit its record to every sink."""
     span.end_ns = time.time_ns()
     if error is not None:
-        span.error = encodable(f'{type(error).__name__}: {error}')
+        span.error = f'{type(error).__name__}: {error}'
         span.record_exception(error)
         if span.status.code == STATUS_UNSET:
             span.status = Status(STATUS_ERROR, str(error))
@@ -350,5 +388,7 @@ __all__ = [
     'end_span',
     'open_span',
     'recording',
+    'remove_all_sinks',
     'remove_sink',
+    'sinks',
 ]

@@ -8,12 +8,17 @@ for the user's node do not rename it or its topic. The span message has no
 trace header and the publisher is a plain rclpy one, so publishing spans is
 never traced and never records spans. Once the context has shut down, batches
 are dropped and counted without a warning (the registry closes the sink).
+Counts are exact: a batch says how many of its records were published. In a
+forked child the exporter publishes nothing (the middleware's threads stayed in
+the parent): its spans are dropped and counted, with one warning.
 """
 
 import os
+from typing import Optional
 from typing import Sequence
 
 from mtrace_msgs.msg import Span as SpanMessage
+from mtrace_ros.export.processor import PartialExport
 from mtrace_ros.export.processor import QuietDrop
 from mtrace_ros.export.schema import record_to_message
 from mtrace_ros.export.schema import SPAN_QOS
@@ -21,6 +26,10 @@ from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.schema import SpanRecord
 from rclpy.context import Context
 from rclpy.node import Node
+
+
+class ForkedChildError(RuntimeError):
+    """The exporter was created before a fork: its node is the parent's."""
 
 
 class TopicExporter:
@@ -36,6 +45,7 @@ class TopicExporter:
         self.topic = topic
         self.name = f'topic:{topic}'
         self.context = context
+        self._pid = os.getpid()
         self._node = Node(
             f'_mtrace_spans_{os.getpid()}_{os.urandom(3).hex()}', context=context,
             use_global_arguments=False, enable_rosout=False, start_parameter_services=False)
@@ -48,21 +58,36 @@ class TopicExporter:
         self._context_ending = True
 
     def export(self, records: Sequence[SpanRecord]) -> bool:
-        """Publish one message per record."""
+        """
+        Publish one message per record.
+
+        A record that cannot be published does not stop the others: the batch
+        then raises :class:`PartialExport` with the count that was published.
+        """
+        if os.getpid() != self._pid:
+            raise ForkedChildError(
+                "a forked child cannot publish through its parent's rclpy context and "
+                'middleware')
         if not self.context.ok():
             raise QuietDrop()
-        try:
-            for record in records:
+        published = 0
+        problem: Optional[Exception] = None
+        for record in records:
+            try:
                 self._publisher.publish(record_to_message(record))
-        except Exception:
-            if self.context.ok():
-                raise
-            raise QuietDrop() from None  # the context shut down meanwhile
+            except Exception as ex:
+                if not self.context.ok():  # the context shut down meanwhile
+                    raise QuietDrop(published) from None
+                problem = problem or ex
+            else:
+                published += 1
+        if problem is not None:
+            raise PartialExport(published, f'{type(problem).__name__}: {problem}')
         return True
 
     def shutdown(self) -> None:
-        """Destroy the exporter's node (if its context still runs)."""
-        if not self._context_ending and self.context.ok():
+        """Destroy the exporter's node (if its context still runs, in this process)."""
+        if not self._context_ending and os.getpid() == self._pid and self.context.ok():
             self._node.destroy_node()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -117,5 +117,8 @@ def emit(
     line_number: int,
 ) -> None:
     """Log a line into rcutils as it is, for callers that wrote the ids themselves."""
-    log = _rcutils_log or _rclpy.rclpy_logging_rcutils_log
-    log(severity, name, message, function_name, file_path, line_number)
+    log = _rcutils_log or getattr(_rclpy, HOOKED_SYMBOL, None)
+    if log is not None:
+        log(severity, name, message, function_name, file_path, line_number)
+    else:  # an rclpy without that call: its own logger (the location is not the caller's)
+        (_rclpy_logger_log or RcutilsLogger.log)(RcutilsLogger(name), message, severity)
