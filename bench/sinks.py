@@ -6,13 +6,14 @@ through the public seam (``mtrace_ros.add_sink``: on) or none (off),
 interleaved on the same publisher and subscription. Each message then records
 two spans: the root its publish starts and the callback's receive span.
 
-Each "on" repetition adds a fresh exporter and, before it stops the clock,
-flushes the sink (``force_flush``): the export work of those spans counts,
-wherever the batching layer happened to schedule it. The ``null`` exporter
-keeps nothing, so its row is the cost of recording and queueing spans at all.
+Each "on" repetition adds the sink (a new processor around one exporter kept
+open for the whole group, so that no node or file is made while measuring)
+and, before it stops the clock, flushes it (``force_flush``): the export work
+of those spans counts, wherever the batching layer happened to schedule it.
+The ``null`` exporter keeps nothing, so its row is the cost of recording and
+queueing spans at all.
 """
 
-import functools
 import pathlib
 import tempfile
 import time
@@ -64,16 +65,35 @@ def exporter_factories(
     ]
 
 
-class SinkOn:
-    """Runs a measure with a new sink added (on), its flush included in the time."""
+class KeptOpen:
+    """An exporter shared by every "on" repetition: their processors close, it stays open."""
 
-    def __init__(self, measure: OneProcess, make_exporter: Callable[[], SpanExporter]) -> None:
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+        self.name = getattr(exporter, 'name', type(exporter).__name__)
+
+    def export(self, records: List[SpanRecord]) -> bool:
+        """Export through the shared exporter."""
+        return self.exporter.export(records)
+
+    def shutdown(self) -> None:
+        """Keep the shared exporter open (it is shut down after the group)."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the shared exporter."""
+        return self.exporter.force_flush(timeout_millis)
+
+
+class SinkOn:
+    """Runs a measure with a sink added (on), its flush included in the time."""
+
+    def __init__(self, measure: OneProcess, exporter: SpanExporter) -> None:
         self._measure = measure
-        self._make_exporter = make_exporter
+        self._exporter = KeptOpen(exporter)
 
     def __call__(self) -> float:
         """Return the measure's msg/s, counting the time the sink took to flush too."""
-        processor = mtrace_ros.add_sink(self._make_exporter())
+        processor = mtrace_ros.add_sink(self._exporter)
         try:
             rate = self._measure()
             started = time.perf_counter()
@@ -97,8 +117,11 @@ def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
         measure = OneProcess(session, HEADER_TRACED, 256, count)
         try:
             for name, factory in exporter_factories(pathlib.Path(directory)):
-                values = compare(measure, SinkOn(measure, functools.partial(factory, session)),
-                                 repeat=repeat)
+                exporter = factory(session)
+                try:
+                    values = compare(measure, SinkOn(measure, exporter), repeat=repeat)
+                finally:
+                    exporter.shutdown()
                 rows.append(median_row(
                     GROUP, f'{name}: traced throughput 256 B, on vs off', 'msg/s', values,
                     higher_is_better=True, note='2 spans per message, flush included'))
