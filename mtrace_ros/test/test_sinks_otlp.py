@@ -2,7 +2,6 @@
 
 import http.server
 import socket
-import threading
 import time
 
 from conftest import collect_span_topic
@@ -23,6 +22,7 @@ from mtrace_ros.export.registry import remove_sink
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from otlp_receiver import attributes_of
 from otlp_receiver import received_spans
+from otlp_receiver import serving_http
 import pytest
 
 
@@ -165,10 +165,7 @@ class _HostileOtlpHandler(http.server.BaseHTTPRequestHandler):
 
 
 def test_what_an_endpoint_answers_is_escaped_in_the_sink_warning(capfd):
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _HostileOtlpHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_http(_HostileOtlpHandler) as server:
         sink = add_sink(OtlpExporter(
             'http', f'http://127.0.0.1:{server.server_port}/v1/traces', timeout_sec=2.0))
         try:
@@ -177,10 +174,6 @@ def test_what_an_endpoint_answers_is_escaped_in_the_sink_warning(capfd):
             force_flush()
         finally:
             remove_sink(sink)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     assert (sink.exported, sink.dropped) == (0, 1)
     err = capfd.readouterr().err
     [warning] = [line for line in err.splitlines() if 'is dropping spans' in line]
