@@ -7,6 +7,7 @@ side. A header with no trace (all-zero ids: an untraced publisher, or a
 message built by hand) extracts to ``None``; :func:`read` also says why.
 """
 
+from sys import getrefcount
 import time
 from typing import Any
 from typing import NamedTuple
@@ -25,25 +26,62 @@ _UINT8 = numpy.dtype(numpy.uint8)
 _NO_PARENT = bytes(8)
 
 
-def _wire_ids(context: TraceContext) -> Any:
-    """
-    Return the context's trace, span and parent span ids as read-only uint8 arrays.
+class _Holder:
+    __slots__ = ('array',)
 
-    The generated ``uint8[N]`` setters take a numpy array with one copy (or
-    none, with ``ROS_PYTHON_CHECK_FIELDS=1``) but convert or check a bytes or
-    list value element by element. The dtype is passed positionally: parsing
-    the keyword costs more than the conversion itself.
+    def __init__(self) -> None:
+        self.array = numpy.zeros(1, _UINT8)
+
+
+def _sole_holder_refs() -> int:
+    """Return what ``getrefcount`` says of an array one object holds, read as _write_ids reads."""
+    holder = _Holder()
+    array = holder.array
+    return getrefcount(array)
+
+
+#: The count of an array that only its message holds (interpreters count differently).
+_SOLE_HOLDER_REFS = _sole_holder_refs()
+
+
+def _write_ids(header: Any, context: TraceContext) -> bool:
     """
-    return (
-        numpy.frombuffer(context.trace_id_bytes, _UINT8),
-        numpy.frombuffer(context.span_id_bytes, _UINT8),
-        numpy.frombuffer(context.parent_span_id_bytes or _NO_PARENT, _UINT8),
-    )
+    Copy the context's ids into the header's own id arrays; return whether they took them.
+
+    A byte copy through a memoryview costs a fraction of what the generated
+    setters do (a new numpy array per field, made from another array). It is
+    made only where nobody can tell it from the setters: into arrays that the
+    header alone holds (no user reference, no view) and that are writable and
+    flat (``ROS_PYTHON_CHECK_FIELDS=1`` lets a user assign others).
+    """
+    trace_id = header.trace_id
+    span_id = header.span_id
+    parent_span_id = header.parent_span_id
+    if (getrefcount(trace_id) > _SOLE_HOLDER_REFS or getrefcount(span_id) > _SOLE_HOLDER_REFS
+            or getrefcount(parent_span_id) > _SOLE_HOLDER_REFS):
+        return False  # a user's reference (or a view) would see the new ids
+    try:
+        memoryview(trace_id)[:] = context.trace_id_bytes
+        memoryview(span_id)[:] = context.span_id_bytes
+        memoryview(parent_span_id)[:] = context.parent_span_id_bytes or _NO_PARENT
+    except (TypeError, ValueError, NotImplementedError):  # read-only, or another shape
+        return False
+    return True
+
+
+def _set_ids(header: Any, context: TraceContext) -> None:
+    """Give the header new id arrays through the generated setters (which copy them)."""
+    header.trace_id = numpy.frombuffer(context.trace_id_bytes, _UINT8)
+    header.span_id = numpy.frombuffer(context.span_id_bytes, _UINT8)
+    header.parent_span_id = numpy.frombuffer(context.parent_span_id_bytes or _NO_PARENT, _UINT8)
 
 
 def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -> None:
     """
     Write ``context`` and the publish time into a ``TracedHeader`` in place.
+
+    The ids are copied into the header's own arrays where nothing else holds
+    them, else set as new arrays; the stamp is written in place.
 
     :param header: a ``mtrace_msgs.msg.TracedHeader``.
     :param context: the span that publishes the message (its parent goes
@@ -51,7 +89,8 @@ def inject(header: Any, context: TraceContext, stamp_ns: Optional[int] = None) -
     :param stamp_ns: the publish time in nanoseconds since the epoch
         (default: now, by the system clock, as in ROS log and message stamps).
     """
-    header.trace_id, header.span_id, header.parent_span_id = context.memo('wire_ids', _wire_ids)
+    if not _write_ids(header, context):
+        _set_ids(header, context)
     header.flags = context.flags
     stamp = header.stamp
     stamp.sec, stamp.nanosec = split_ns(time.time_ns() if stamp_ns is None else stamp_ns)
