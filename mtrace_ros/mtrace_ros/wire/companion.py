@@ -19,11 +19,15 @@ from mtrace_ros.core.ids import INVALID_SPAN_ID
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.traced_header import Problem
 import numpy
+from rclpy.qos import QoSProfile
 
 COMPANION_SUFFIX = '/_mtrace'
 GID_SIZE = 16
 _UINT8 = numpy.dtype(numpy.uint8)
 _UINT64_MAX = (1 << 64) - 1
+#: The least history depth of a companion endpoint: a burst of records waits in
+#: the reader's queue until the data messages that need them are handled.
+MIN_COMPANION_DEPTH = 100
 
 
 class RecordKey(NamedTuple):
@@ -36,6 +40,24 @@ class RecordKey(NamedTuple):
 def companion_topic(resolved_topic: str) -> str:
     """Return the hidden companion topic of a resolved data topic (e.g. ``/chat/_mtrace``)."""
     return resolved_topic.rstrip('/') + COMPANION_SUFFIX
+
+
+def companion_qos(data_qos: QoSProfile) -> QoSProfile:
+    """
+    Return the QoS of a companion endpoint, derived from its data endpoint's.
+
+    Reliability, durability and history are the data topic's, so records are
+    as reliable as their messages, and a late joiner of a transient-local
+    topic gets the records of the messages it gets. The depth is the data
+    topic's, at least :data:`MIN_COMPANION_DEPTH`: a reader keeps the records
+    of every message its data queue may hold, and a record queue is never the
+    first to overflow.
+    """
+    return QoSProfile(
+        history=data_qos.history,
+        depth=max(data_qos.depth, MIN_COMPANION_DEPTH),
+        reliability=data_qos.reliability,
+        durability=data_qos.durability)
 
 
 def make_record(

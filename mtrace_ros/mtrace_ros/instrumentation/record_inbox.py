@@ -1,0 +1,138 @@
+"""
+Records that travel beside the messages they describe, taken when a message needs one.
+
+A side channel (the companion topic of a data topic, or the out-of-band
+records of a service) delivers records keyed by what the receiver of the
+message can see of it (for topics: the publisher's gid and the message's
+sequence number). The receiver should not pay an executor round per record,
+so the records wait in the middleware's queue, and :meth:`RecordInbox.take`
+takes them when a message needs one. Records taken on the way to the one
+asked for wait in a store bounded by count and age: a record whose message
+never comes (lost, filtered, or forged: records come from any participant)
+is dropped, counted, and reported through ``on_dropped``.
+
+The inbox knows nothing about records but their key (:data:`KeyOf`), so the
+same class serves topics and services.
+"""
+
+import collections
+import threading
+import time
+from typing import Callable
+from typing import Generic
+from typing import Hashable
+from typing import List
+from typing import Optional
+from typing import Tuple
+from typing import TypeVar
+
+R = TypeVar('R')
+K = TypeVar('K', bound=Hashable)
+
+#: Records kept waiting for their message, per inbox, at most.
+MAX_RECORDS = 1024
+#: How long a record waits for its message, at most.
+MAX_AGE_NS = 10 * 1_000_000_000
+
+#: Takes the next record from the side channel, or returns ``None`` when there is none.
+TakeNext = Callable[[], Optional[R]]
+#: Returns a record's key, or ``None`` for a record that cannot match any message (dropped).
+KeyOf = Callable[[R], Optional[K]]
+#: Told how many records were dropped, and why (``'expired'`` or ``'store full'``).
+OnDropped = Callable[[int, str], None]
+
+
+class RecordInbox(Generic[K, R]):
+    """
+    Keyed records from a side channel, taken on demand; thread-safe.
+
+    :param take_next: takes the next record from the side channel (never blocks).
+    :param key_of: a record's key; ``None`` drops the record (``key_of`` says why).
+    :param on_dropped: told about records dropped unmatched.
+    :param max_records: the store's bound (older records are dropped first).
+    :param max_age_ns: how long a record waits in the store.
+    """
+
+    def __init__(
+        self,
+        take_next: 'TakeNext[R]',
+        key_of: 'KeyOf[R, K]',
+        on_dropped: OnDropped,
+        *,
+        max_records: int = MAX_RECORDS,
+        max_age_ns: int = MAX_AGE_NS,
+    ) -> None:
+        self._take_next = take_next
+        self._key_of = key_of
+        self._on_dropped = on_dropped
+        self._max_records = max_records
+        self._max_age_ns = max_age_ns
+        self._lock = threading.Lock()
+        # key -> (arrival ns, record), oldest first
+        self._store: 'collections.OrderedDict[K, Tuple[int, R]]' = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        """Return how many records wait in the store."""
+        return len(self._store)
+
+    def put(self, record: R) -> None:
+        """Store a record delivered by a callback (executors that run the side channel's)."""
+        with self._lock:
+            self._keep(record, time.monotonic_ns(), self._key_of(record))
+
+    def take(self, key: K) -> Optional[R]:
+        """
+        Return the record of ``key`` and forget it, or ``None`` if it has not come.
+
+        Takes records from the side channel until it finds that one or the
+        channel is empty, keeping the others for their messages.
+        """
+        with self._lock:
+            found = self._store.pop(key, None)
+            if found is not None:
+                return found[1]
+            while True:
+                record = self._take_next()
+                if record is None:
+                    return None
+                record_key = self._key_of(record)
+                if record_key == key:
+                    return record
+                self._keep(record, time.monotonic_ns(), record_key)
+
+    def candidates(self, predicate: Callable[[K], bool]) -> List[Tuple[K, R]]:
+        """
+        Return the stored ``(key, record)`` pairs whose key satisfies ``predicate``.
+
+        Takes every record waiting in the side channel first. The records stay
+        stored: :meth:`take` the one that matches.
+        """
+        with self._lock:
+            now = time.monotonic_ns()
+            while True:
+                record = self._take_next()
+                if record is None:
+                    break
+                self._keep(record, now, self._key_of(record))
+            return [(key, record) for key, (_, record) in self._store.items() if predicate(key)]
+
+    def _keep(self, record: R, now: int, key: Optional[K]) -> None:
+        """Store ``record`` under ``key`` (not if ``None``), then drop the too old, too many."""
+        if key is None:
+            return
+        store = self._store
+        store[key] = (now, record)
+        store.move_to_end(key)
+        expired = 0
+        oldest = now - self._max_age_ns
+        while store and next(iter(store.values()))[0] < oldest:
+            store.popitem(last=False)
+            expired += 1
+        overflow = 0
+        while len(store) > self._max_records:
+            store.popitem(last=False)
+            overflow += 1
+        if expired:
+            self._on_dropped(expired, 'expired')
+        if overflow:
+            self._on_dropped(overflow, 'store full')
