@@ -264,6 +264,9 @@ def entered_callback(
     ``MessageInfo`` in a 1-tuple if rclpy gives one). With ``needs_info``,
     rclpy is made to give one, and it is handed on only to a callback that
     takes it. The wrapper keeps what rclpy inspects (see the module's doc).
+    rclpy's ``EventsExecutor`` (Kilted) hands a callback that takes a
+    ``MessageInfo`` one tuple ``(message, info)`` (messages are never
+    tuples): the wrapper unpacks it, and the user's callback gets what it asked for.
     """
     needs_info = needs_info and not _takes_info(callback)
     handed = 0 if needs_info else None
@@ -271,6 +274,8 @@ def entered_callback(
     if inspect.iscoroutinefunction(callback):
         @functools.wraps(callback)
         async def run_coroutine_traced(received: Any, *info: Any) -> Any:
+            if not info and type(received) is tuple:
+                received, *info = received
             entered = enter(received, info)
             if entered is None:
                 return None
@@ -288,6 +293,8 @@ def entered_callback(
 
     @functools.wraps(callback)
     def run_traced(received: Any, *info: Any) -> Any:
+        if not info and type(received) is tuple:
+            received, *info = received
         entered = enter(received, info)
         if entered is None:
             return None
