@@ -1,4 +1,4 @@
-"""Envelopes (opt-in, envelope=True): any type in a TracedEnvelope; the callback gets the original."""
+"""Envelopes (opt-in: envelope=True): any type in a TracedEnvelope; callbacks get the original."""
 
 from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope

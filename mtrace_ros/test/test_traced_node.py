@@ -1,4 +1,4 @@
-"""TracedNode traces every topic: data topics keep their type; other types add a hidden companion."""
+"""TracedNode traces every topic; data topics keep their type, plus hidden companion topics."""
 
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
@@ -71,7 +71,7 @@ def test_graph_is_a_plain_nodes_plus_hidden_companion_topics(make_node, executor
 
 
 def test_system_entities_are_rclpys_whatever_their_type(make_node):
-    """Told apart by being created in Node.__init__, not by type: a user's ParameterEvent is traced."""
+    """Told apart by being made in Node.__init__, not by type: user ParameterEvents are traced."""
     node = make_node(mtrace_ros.TracedNode, 'system')
     plain = node.create_publisher(String, 'plain', 10)
     traced = node.create_publisher(TracedString, 'traced', 10)

@@ -70,6 +70,8 @@ AMBIGUOUS = ("a message cannot be told from another publisher's (this rclpy give
 DROPPED = 'trace records that matched no message were dropped'
 #: Set on a wrapped callback: the companion subscription to destroy with its data subscription.
 RECORDS_ATTRIBUTE = '_mtrace_records'
+#: Set on a wrapped callback: its record inbox.
+INBOX_ATTRIBUTE = '_mtrace_inbox'
 
 
 class OnDemandGroup(CallbackGroup):
@@ -225,9 +227,15 @@ def companion_callback(
     matcher = _Matcher(node, topic, qos, node.get_logger().name)
     wrapped = entered_callback(callback, matcher.enter, needs_info=True)
     setattr(wrapped, RECORDS_ATTRIBUTE, matcher.subscription)
+    setattr(wrapped, INBOX_ATTRIBUTE, matcher.inbox)
     return wrapped
 
 
 def records_of(subscription: Subscription) -> Optional[Subscription]:
     """Return the companion subscription of a traced data subscription, if it has one."""
     return getattr(subscription.callback, RECORDS_ATTRIBUTE, None)
+
+
+def inbox_of(subscription: Subscription) -> Optional[RecordInbox]:
+    """Return the record inbox of a traced data subscription, if it has one."""
+    return getattr(subscription.callback, INBOX_ATTRIBUTE, None)

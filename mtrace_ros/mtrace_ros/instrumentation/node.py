@@ -9,6 +9,7 @@ from mtrace_ros.core.sampling import configure_node_sampling
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import SAMPLE_RATIO_PARAMETER
 from mtrace_ros.export.registry import configure_node_sinks
+from mtrace_ros.instrumentation import layout_check
 from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.callbacks import in_node
 from mtrace_ros.instrumentation.callbacks import is_wrapped
@@ -149,15 +150,20 @@ class TracedNode(Node):
         A type with a ``TracedHeader`` is read in place; any other type finds
         its trace on the companion topic.
         """
-        if self._mtrace_ready and not is_wrapped(callback):
-            way = routing.route(self, msg_type, topic)
-            if way == routing.HEADER:
-                callback = header_callback(
-                    self, msg_type, topic, callback, raw=kwargs.get('raw', False))
-            elif way == routing.COMPANION:
-                callback = companion_callback(
-                    self, routing.resolved_name(self, topic), callback, qos_profile)
-        return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        if not self._mtrace_ready or is_wrapped(callback):
+            return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        way = routing.route(self, msg_type, topic)
+        if way == routing.HEADER:
+            callback = header_callback(
+                self, msg_type, topic, callback, raw=kwargs.get('raw', False))
+        elif way == routing.COMPANION:
+            callback = companion_callback(
+                self, routing.resolved_name(self, topic), callback, qos_profile)
+        subscription = super().create_subscription(
+            msg_type, topic, callback, qos_profile, **kwargs)
+        if way != routing.UNTRACED:
+            layout_check.check(self, subscription.topic_name)
+        return subscription
 
     def destroy_subscription(self, subscription: Subscription) -> bool:
         """Destroy a subscription as ``Node`` does, and its companion subscription if any."""
