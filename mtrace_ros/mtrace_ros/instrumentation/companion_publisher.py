@@ -10,7 +10,10 @@ publication sequence number.
 rclpy gives a publisher neither its gid nor its sequence numbers. The gid is
 the one endpoint of this node on the topic that the graph lists after the
 publisher is created and did not list before (the graph lists a local
-endpoint at once; creations are serialized process-wide). Sequence numbers
+endpoint at once; creations are serialized process-wide). Records are
+written as bytes (:func:`mtrace_ros.wire.companion.encode_record`). The
+companion publisher has no QoS event handlers, and is in a callback group
+that executors skip: it adds nothing to an executor's wait set. Sequence numbers
 are counted here: 1, 2, 3, ... per writer, as Fast DDS numbers them
 (measured with rclpy 9.1.2 and 7.1.6, rmw_fastrtps_cpp), also for
 serialized (``bytes``) messages. A publish that raises before reaching the
@@ -34,11 +37,13 @@ from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.layout_check import LayoutWatch
 from mtrace_ros.instrumentation.publishing import publish_context
 from mtrace_ros.instrumentation.publishing import publisher_class_for
+from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.wire.companion import companion_qos
 from mtrace_ros.wire.companion import companion_topic
+from mtrace_ros.wire.companion import encode_record
 from mtrace_ros.wire.companion import GID_SIZE
-from mtrace_ros.wire.companion import make_record
 from mtrace_ros.wire.companion import RecordKey
+from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -99,7 +104,7 @@ class CompanionPublisher(Publisher):
         try:
             with self._publish_lock:  # record order and sequence numbers follow the writer's
                 sequence = self._sequence + 1
-                records.publish(make_record(context, RecordKey(self._gid, sequence)))
+                records.publish(encode_record(context, RecordKey(self._gid, sequence)))
                 super().publish(msg)
                 self._sequence = sequence
         finally:
@@ -150,7 +155,9 @@ def create_companion_publisher(
     with _CREATION_LOCK:
         before = own_publisher_gids(node, resolved)
         records = Node.create_publisher(
-            node, TraceRecord, companion_topic(resolved), companion_qos(qos))
+            node, TraceRecord, companion_topic(resolved), companion_qos(qos),
+            callback_group=ON_DEMAND,
+            event_callbacks=PublisherEventCallbacks(use_default_callbacks=False))
         try:
             publisher = create(
                 msg_type, topic, qos_profile,

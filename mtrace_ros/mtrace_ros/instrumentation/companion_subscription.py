@@ -3,9 +3,10 @@ The receiving end of the companion route: each message meets its trace record.
 
 A traced subscription on a topic of the companion route has a second
 subscription, to the companion topic, in a callback group that executors
-never run (:data:`ON_DEMAND`): its records wait in the middleware's queue
-until a data message needs one, and the data callback takes them itself
-(:class:`mtrace_ros.instrumentation.record_inbox.RecordInbox`): no executor
+never run (:data:`~mtrace_ros.instrumentation.record_inbox.ON_DEMAND`): its
+records wait in the middleware's queue until a data message needs one, and
+the data callback takes them itself
+(:class:`~mtrace_ros.instrumentation.record_inbox.RecordInbox`): no executor
 round per record, and a record that comes after its message is still found
 if it is already in the queue. The callback never waits for a record.
 
@@ -34,7 +35,6 @@ import time
 from typing import Any
 from typing import Callable
 from typing import List
-from typing import NamedTuple
 from typing import Optional
 from typing import Tuple
 from typing import Union
@@ -45,15 +45,15 @@ from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.callbacks import entered_callback
 from mtrace_ros.instrumentation.callbacks import latency_ns
+from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
-from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.companion import companion_qos
 from mtrace_ros.wire.companion import companion_topic
+from mtrace_ros.wire.companion import decode_record
+from mtrace_ros.wire.companion import Decoded
 from mtrace_ros.wire.companion import GID_SIZE
-from mtrace_ros.wire.companion import read_record
 from mtrace_ros.wire.companion import RecordKey
-from mtrace_ros.wire.traced_header import Problem
-from rclpy.callback_groups import CallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
@@ -74,32 +74,6 @@ RECORDS_ATTRIBUTE = '_mtrace_records'
 INBOX_ATTRIBUTE = '_mtrace_inbox'
 
 
-class OnDemandGroup(CallbackGroup):
-    """A callback group that executors never run: its subscriptions are read on demand."""
-
-    def can_execute(self, entity: Any) -> bool:
-        return False
-
-    def beginning_execution(self, entity: Any) -> bool:
-        return False
-
-    def ending_execution(self, entity: Any) -> None:
-        pass
-
-
-#: The callback group of every companion subscription.
-ON_DEMAND = OnDemandGroup()
-
-
-class Received(NamedTuple):
-    """A record as received: its key, the publisher's context, what is wrong, the stamp."""
-
-    key: Optional[RecordKey]
-    context: Optional[TraceContext]
-    problem: Optional[Problem]
-    stamp_ns: int
-
-
 class _Matcher:
     """Finds the record of each message of one subscription."""
 
@@ -112,31 +86,33 @@ class _Matcher:
         self._logger = node.get_logger()
         self._publishers: Tuple[bytes, ...] = ()
         self._publishers_at = -GRAPH_REFRESH_NS
-        self.inbox: RecordInbox[RecordKey, Received] = RecordInbox(
+        self.inbox: RecordInbox[RecordKey, Decoded] = RecordInbox(
             self._take_next, _key_of, self._dropped)
+        # Raw: records are decoded from their bytes (see wire.companion.decode_record).
         self.subscription = Node.create_subscription(
             node, TraceRecord, companion_topic(topic), self._delivered, companion_qos(qos),
-            callback_group=ON_DEMAND)
+            callback_group=ON_DEMAND, raw=True,
+            event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
         self._handle = self.subscription.handle
 
-    def _take_next(self) -> Optional[Received]:
+    def _take_next(self) -> Optional[Decoded]:
         try:
-            taken = self._handle.take_message(TraceRecord, False)
+            taken = self._handle.take_message(TraceRecord, True)
         except Exception as ex:  # a destroyed subscription, a corrupt sample
             notices.report(self._logger, self._topic, 'cannot take trace records',
                            f'{type(ex).__name__}: {ex}')
             return None
         return None if taken is None else self._parse(taken[0])
 
-    def _delivered(self, record: TraceRecord) -> None:
-        """Keep a record an executor delivered (one that runs every callback group)."""
-        self.inbox.put(self._parse(record))
+    def _delivered(self, data: bytes) -> None:
+        """Keep a record an executor delivered (one that ignores callback groups)."""
+        self.inbox.put(self._parse(data))
 
-    def _parse(self, record: TraceRecord) -> Received:
-        key, context, problem = read_record(record)
-        if key is None and problem is not None:
-            notices.report(self._logger, self._topic, problem.kind, problem.detail)
-        return Received(key, context, problem, traced_header.stamp_ns(record))
+    def _parse(self, data: bytes) -> Decoded:
+        record = decode_record(data)
+        if record.key is None and record.problem is not None:
+            notices.report(self._logger, self._topic, record.problem.kind, record.problem.detail)
+        return record
 
     def _dropped(self, count: int, why: str) -> None:
         notices.report(self._logger, self._topic, DROPPED, f'{count} {why}')
@@ -164,7 +140,7 @@ class _Matcher:
                 span.add_link(candidate)
         return context, received, span
 
-    def _match(self, info: Any) -> Tuple[Optional[Received], List[TraceContext]]:
+    def _match(self, info: Any) -> Tuple[Optional[Decoded], List[TraceContext]]:
         """Return the message's record (or ``None``), and the candidates of an ambiguous one."""
         info = info if isinstance(info, dict) else {}
         sequence = info.get('publication_sequence_number')
@@ -204,7 +180,7 @@ class _Matcher:
         return self._publishers
 
 
-def _key_of(record: Received) -> Optional[RecordKey]:
+def _key_of(record: Decoded) -> Optional[RecordKey]:
     return record.key
 
 
