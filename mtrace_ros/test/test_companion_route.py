@@ -103,7 +103,7 @@ def test_records_of_a_queue_that_overflowed_still_match(make_node, executor):
     assert _noticed(companion_subscription.NO_RECORD, '/chat') == 0
 
 
-def test_two_publishers_on_one_topic_in_one_node(make_node, executor):
+def test_two_publishers_on_one_topic_in_one_node(make_node, executor, recorded):
     infos = []
     received = []
     node = make_node(mtrace_ros.TracedNode, 'two_talkers')
@@ -129,6 +129,33 @@ def test_two_publishers_on_one_topic_in_one_node(make_node, executor):
     else:  # Jazzy: each message's sequence number is also the other publisher's
         assert all(context.parent_span_id is None for _, context in received)
         assert _noticed(companion_subscription.AMBIGUOUS, '/shared') == 20
+        receives = [span for span in recorded if span['topic'] == '/shared'
+                    and span['kind'] == 'receive']
+        assert len(receives) == 20
+        for span in receives:  # linked to both publishers' records of its number
+            linked = {link['span_id'] for link in span['links']}
+            assert len(linked) == 2 and linked <= {root.span_id for root in roots.values()}
+
+
+def test_a_joining_publisher_never_gets_another_publishers_trace(make_node, executor):
+    """Jazzy matches by number while one publisher is known: a newcomer must not be mistaken."""
+    received = []
+    listener = make_node(mtrace_ros.TracedNode, 'join_listener')
+    listener.create_subscription(String, 'join', _traced(received), 50)
+    first = make_node(mtrace_ros.TracedNode, 'first_talker').create_publisher(String, 'join', 50)
+    executor.add_node(listener)
+    assert spin_until(executor, lambda: first.get_subscription_count() > 0)
+    roots = _publish_in_new_traces(first, 3, 'first-')
+    assert spin_until(executor, lambda: len(received) == 3)
+    assert _each_in_its_own_trace(received, roots)
+    second = make_node(mtrace_ros.TracedNode, 'second_talker').create_publisher(
+        String, 'join', 50)
+    assert spin_until(executor, lambda: second.get_subscription_count() > 0)
+    roots.update(_publish_in_new_traces(second, 3, 'second-'))
+    roots.update(_publish_in_new_traces(first, 3, 'again-'))
+    assert spin_until(executor, lambda: len(received) == 9)
+    for data, context in received:
+        assert context.parent_span_id in (roots[data].span_id, None), data
 
 
 def test_plain_publisher_gives_new_roots_and_one_notice(make_node, executor, rosout):

@@ -18,7 +18,11 @@ How a message finds its record, by what rmw's ``MessageInfo`` gives:
   publisher on the topic (its gid completes the key); with several, a
   message cannot be told apart from another publisher's message of the same
   number: it starts a new trace linked to every record of that number,
-  counted and reported once per topic (then at most once a minute).
+  counted and reported once per topic (then at most once a minute). The
+  graph is read again every second, and at once (at most every 0.1 s) when
+  a record comes from a publisher it did not list; an untraced publisher that joins a topic with
+  one traced publisher may have its messages of the next second matched to
+  the traced publisher's records of the same numbers.
 * no sequence number (an rmw without them, reported as 0 or the maximum
   uint64): every message starts a new trace, reported.
 
@@ -60,6 +64,8 @@ from rclpy.subscription import Subscription
 
 #: How long the graph's publisher list of a topic is used (rclpy without publisher_gid).
 GRAPH_REFRESH_NS = 1_000_000_000
+#: How soon it is read again after a record from a publisher it did not list (floods: bounded).
+GRAPH_RECHECK_NS = 100_000_000
 _UINT64_MAX = (1 << 64) - 1
 
 NO_RECORD = 'no trace record for a message; starting a new trace for each such message'
@@ -84,8 +90,10 @@ class _Matcher:
         self._topic = topic
         self._node_name = node_name
         self._logger = node.get_logger()
+        # The topic's publishers by the graph, when read, and whether a record said it is old.
         self._publishers: Tuple[bytes, ...] = ()
         self._publishers_at = -GRAPH_REFRESH_NS
+        self._stale = False
         self.inbox: RecordInbox[RecordKey, Decoded] = RecordInbox(
             self._take_next, _key_of, self._dropped)
         # Raw: records are decoded from their bytes (see wire.companion.decode_record).
@@ -110,8 +118,13 @@ class _Matcher:
 
     def _parse(self, data: bytes) -> Decoded:
         record = decode_record(data)
-        if record.key is None and record.problem is not None:
-            notices.report(self._logger, self._topic, record.problem.kind, record.problem.detail)
+        key = record.key
+        if key is None:
+            if record.problem is not None:
+                notices.report(
+                    self._logger, self._topic, record.problem.kind, record.problem.detail)
+        elif self._publishers and key.publisher_gid not in self._publishers:
+            self._stale = True  # a publisher the graph had not shown: read it again
         return record
 
     def _dropped(self, count: int, why: str) -> None:
@@ -150,12 +163,17 @@ class _Matcher:
         gid_info = info.get('publisher_gid')
         if gid_info is not None:
             gid = bytes(gid_info['data'])[:GID_SIZE]
+            record = self.inbox.take(RecordKey(gid, sequence))
         else:
             publishers = self._topic_publishers()
             if len(publishers) != 1:
                 return self._ambiguous(sequence)
             gid = publishers[0]
-        record = self.inbox.take(RecordKey(gid, sequence))
+            record = self.inbox.take(RecordKey(gid, sequence))
+            if self._stale and len(self._topic_publishers()) != 1:
+                if record is not None:  # a publisher joined: this match is not sure
+                    self.inbox.put(record)
+                return self._ambiguous(sequence)
         if record is None:
             notices.report(self._logger, self._topic, NO_RECORD, f'publisher gid {gid.hex()}')
         return record, []
@@ -170,10 +188,17 @@ class _Matcher:
         return None, contexts
 
     def _topic_publishers(self) -> Tuple[bytes, ...]:
-        """Return the gids of the topic's publishers, from the graph (re-read every second)."""
+        """
+        Return the gids of the topic's publishers, from the graph.
+
+        Read again every second, and as soon as a record comes from a
+        publisher it did not list (a traced publisher that just joined).
+        """
         now = time.monotonic_ns()
-        if now - self._publishers_at >= GRAPH_REFRESH_NS:
+        age = now - self._publishers_at
+        if age >= GRAPH_REFRESH_NS or (self._stale and age >= GRAPH_RECHECK_NS):
             self._publishers_at = now
+            self._stale = False
             self._publishers = tuple(
                 bytes(endpoint.endpoint_gid)[:GID_SIZE]
                 for endpoint in self._node.get_publishers_info_by_topic(self._topic))
