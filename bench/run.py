@@ -23,6 +23,7 @@ from typing import Dict
 from typing import List
 
 import children
+import companion_path
 import envelope_path
 from harness import Row
 from harness import table_lines
@@ -49,6 +50,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'tasks': task_cost.run,
     'otel': otel_bridge.run,
     'services': service_cost.run,
+    'companion': companion_path.run,
 }
 
 
