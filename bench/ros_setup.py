@@ -4,8 +4,9 @@ ROS plumbing shared by the benchmarks: the session, the compared paths, spinning
 A *path* is one way a message travels: the same message type through rclpy's
 own publisher and subscription (plain) or through mtrace's (traced). For the
 embedded-header path the type is ``mtrace_msgs/TracedString`` both ways (the
-plain publisher leaves the header as it is); for the envelope path the plain
-side is the unwrapped ``std_msgs/String``.
+plain publisher leaves the header as it is); for the companion path it is
+``std_msgs/String`` both ways (mtrace adds a record on the hidden companion
+topic); for the envelope path the plain side is the unwrapped ``std_msgs/String``.
 """
 
 import contextlib
@@ -25,6 +26,7 @@ from harness import median_row
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.instrumentation import tasks
+from mtrace_ros.instrumentation.companion_subscription import records_of
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -60,6 +62,8 @@ class Path:
     traced: bool
     #: Whether the type has a ``header`` (a ``TracedHeader``) to stamp.
     has_header: bool
+    #: Whether the traced side sends the message in a ``TracedEnvelope``.
+    envelope: bool = False
 
     def make_message(self, size: int) -> Any:
         """Return a message with a ``size``-byte string payload."""
@@ -70,7 +74,8 @@ class Path:
     def create_publisher(self, node: Node, topic: str, depth: int) -> Any:
         """Create the path's publisher."""
         if self.traced:
-            return mtrace_ros.create_traced_publisher(node, self.msg_type, topic, qos(depth))
+            return mtrace_ros.create_traced_publisher(
+                node, self.msg_type, topic, qos(depth), envelope=self.envelope)
         return node.create_publisher(self.msg_type, topic, qos(depth))
 
     def create_subscription(
@@ -79,14 +84,16 @@ class Path:
         """Create the path's subscription."""
         if self.traced:
             return mtrace_ros.create_traced_subscription(
-                node, self.msg_type, topic, callback, qos(depth))
+                node, self.msg_type, topic, callback, qos(depth), envelope=self.envelope)
         return node.create_subscription(self.msg_type, topic, callback, qos(depth))
 
 
 HEADER_PLAIN = Path('header', TracedString, traced=False, has_header=True)
 HEADER_TRACED = Path('header', TracedString, traced=True, has_header=True)
+COMPANION_PLAIN = Path('companion', String, traced=False, has_header=False)
+COMPANION_TRACED = Path('companion', String, traced=True, has_header=False)
 ENVELOPE_PLAIN = Path('envelope', String, traced=False, has_header=False)
-ENVELOPE_TRACED = Path('envelope', String, traced=True, has_header=False)
+ENVELOPE_TRACED = Path('envelope', String, traced=True, has_header=False, envelope=True)
 
 
 @contextlib.contextmanager
@@ -215,11 +222,14 @@ def wait_matched(publisher: Any, count: int = 1, timeout_sec: float = DEADLINE_S
 
 
 def destroy(node: Node, *entities: Optional[Any]) -> None:
-    """Destroy publishers and subscriptions a benchmark created."""
+    """Destroy publishers and subscriptions a benchmark created (and companion subscriptions)."""
     for entity in entities:
         if entity is None:
             continue
         if isinstance(entity, Subscription):
+            records = records_of(entity)  # a plain Node does not know it (a TracedNode does)
             node.destroy_subscription(entity)
+            if records is not None:
+                node.destroy_subscription(records)
         else:
             node.destroy_publisher(entity)

@@ -24,6 +24,7 @@ from typing import List
 
 import action_cost
 import children
+import companion_path
 import envelope_path
 from harness import Row
 from harness import table_lines
@@ -51,6 +52,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
     'otel': otel_bridge.run,
     'services': service_cost.run,
     'actions': action_cost.run,
+    'companion': companion_path.run,
 }
 
 

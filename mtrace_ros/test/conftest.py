@@ -7,6 +7,7 @@ test runs on one machine never see each other. Waits poll with deadlines.
 
 import importlib.util
 import itertools
+import json
 import os
 import pathlib
 import signal
@@ -178,6 +179,10 @@ class ChildProcess:
 
     def lines(self) -> List[str]:
         return self.output().splitlines()
+
+    def records(self) -> List[Dict[str, Any]]:
+        """Return the JSON objects the process printed, one a line (test/nodes/ scripts)."""
+        return [json.loads(line) for line in self.lines() if line.startswith('{')]
 
     def stop(self, timeout_sec: float = 10.0) -> Optional[int]:
         """SIGINT the process group, then SIGKILL it if it lingers; return the exit code."""

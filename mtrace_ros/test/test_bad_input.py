@@ -33,12 +33,12 @@ def rosout(make_node, executor):
     return lines
 
 
-def _traced_subscriber(make_node, executor, msg_type, topic):
+def _traced_subscriber(make_node, executor, msg_type, topic, **kwargs):
     received = []
     node = make_node(name='receiver')
     mtrace_ros.create_traced_subscription(
         node, msg_type, topic, lambda msg: received.append((msg, mtrace_ros.current_trace())),
-        10)
+        10, **kwargs)
     executor.add_node(node)
     return node, received
 
@@ -110,13 +110,14 @@ def test_implausible_stamp_gives_unknown_latency_not_a_drop(
 ])
 def test_corrupt_or_foreign_envelope_is_an_error_and_the_node_goes_on(
         make_node, executor, rosout, topic, type_name, payload, problem):
-    _, received = _traced_subscriber(make_node, executor, String, topic)
+    _, received = _traced_subscriber(make_node, executor, String, topic, envelope=True)
     publisher = _plain_publisher(make_node, executor, TracedEnvelope, topic)
     before = sum(count for (_, name, _), count in notices.counts().items() if name == f'/{topic}')
     bad = TracedEnvelope(type_name=type_name)
     bad.payload = list(payload)
     publisher.publish(bad)
-    good = mtrace_ros.create_traced_publisher(make_node(name='good_sender'), String, topic, 10)
+    good = mtrace_ros.create_traced_publisher(
+        make_node(name='good_sender'), String, topic, 10, envelope=True)
     assert spin_until(executor, lambda: good.get_subscription_count() > 0)
     good.publish(String(data='fine'))
     assert spin_until(executor, lambda: received)
@@ -130,7 +131,7 @@ def test_corrupt_or_foreign_envelope_is_an_error_and_the_node_goes_on(
 
 def test_control_characters_from_the_wire_are_escaped_in_mtrace_lines(
         make_node, executor, rosout):
-    _, received = _traced_subscriber(make_node, executor, String, 'hostile')
+    _, received = _traced_subscriber(make_node, executor, String, 'hostile', envelope=True)
     publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'hostile')
     publisher.publish(TracedEnvelope(type_name='evil\x1b[31m\n%s{}/msg/X'))
     assert spin_until(executor, lambda: any('evil' in line.msg for line in rosout))
@@ -183,7 +184,7 @@ def _said(rosout, level, text):
 
 def test_a_warning_then_an_error_on_one_subscription_both_said(make_node, executor, rosout):
     """Issue 12: rclpy refused a second severity at notices' one call site, killing the node."""
-    _, received = _traced_subscriber(make_node, executor, String, 'mixed')
+    _, received = _traced_subscriber(make_node, executor, String, 'mixed', envelope=True)
     publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'mixed')
     publisher.publish(_envelope('std_msgs/msg/String', serialize_message(String(data='bare'))))
     assert spin_until(executor, lambda: received)
@@ -199,7 +200,8 @@ def test_traced_node_says_a_flag_warning_then_a_corrupt_envelope(make_node, exec
     received = []
     node = make_node(mtrace_ros.TracedNode, 'mixed_node')
     node.create_subscription(TracedString, 'flag_bits', received.append, 10)
-    mtrace_ros.create_traced_subscription(node, String, 'corrupt_next', received.append, 10)
+    mtrace_ros.create_traced_subscription(
+        node, String, 'corrupt_next', received.append, 10, envelope=True)
     executor.add_node(node)
     flags = _plain_publisher(make_node, executor, TracedString, 'flag_bits')
     flags.publish(_hand_made(flags=0xF1))
@@ -213,7 +215,7 @@ def test_traced_node_says_a_flag_warning_then_a_corrupt_envelope(make_node, exec
 
 
 def test_bidi_and_line_separators_from_the_wire_are_escaped(make_node, executor, rosout):
-    _, received = _traced_subscriber(make_node, executor, String, 'bidi')
+    _, received = _traced_subscriber(make_node, executor, String, 'bidi', envelope=True)
     publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'bidi')
     publisher.publish(_envelope('evil\u202egnp.exe\u2028\u2066/msg/X', b''))
     assert spin_until(executor, lambda: any('evil' in line.msg for line in rosout))
@@ -224,7 +226,7 @@ def test_bidi_and_line_separators_from_the_wire_are_escaped(make_node, executor,
 
 def test_a_huge_type_name_is_echoed_cut_with_its_length(make_node, executor, rosout):
     """Issue 12: a 2 MB type_name made a 2 MB log line."""
-    _, received = _traced_subscriber(make_node, executor, String, 'huge_type')
+    _, received = _traced_subscriber(make_node, executor, String, 'huge_type', envelope=True)
     publisher = _plain_publisher(make_node, executor, TracedEnvelope, 'huge_type')
     publisher.publish(_envelope('x' * 2_000_000, b''))
     assert spin_until(executor, lambda: any('/huge_type' in line.msg for line in rosout))

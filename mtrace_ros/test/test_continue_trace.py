@@ -61,9 +61,10 @@ def test_continued_span_shows_what_it_is_in_the_tree(make_node, executor, record
 def test_saved_context_continues_for_envelope_types(make_node, executor):
     saved = []
     node = make_node(name='saver')
-    publisher = mtrace_ros.create_traced_publisher(node, String, 'env', 10)
+    publisher = mtrace_ros.create_traced_publisher(node, String, 'env', 10, envelope=True)
     mtrace_ros.create_traced_subscription(
-        node, String, 'env', lambda msg: saved.append(mtrace_ros.current_trace()), 10)
+        node, String, 'env', lambda msg: saved.append(mtrace_ros.current_trace()), 10,
+        envelope=True)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     with mtrace_ros.start_trace() as root:

@@ -15,10 +15,13 @@ from ament_index_python.packages import get_package_share_directory
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 
+from mtrace_ros.demo.nodes import message_type
 from mtrace_ros.demo.topology import COUNT_ACTION
+from mtrace_ros.demo.topology import node_named
 from mtrace_ros.demo.topology import NODES
 from mtrace_ros.demo.topology import PACKAGE
 import pytest
+from std_msgs.msg import String
 
 LINE = re.compile(r'^\[(?P<node>[a-z]+)-\d+\] (?P<text>.*)$')
 TRACE_ID = re.compile(r'trace_id=([0-9a-f]{32})')
@@ -58,6 +61,9 @@ def test_embedded_demo_shows_each_trace_in_all_six_nodes(domain_id):
     # f's action goal on d: the rebuilt trees show its phases, each on its side.
     for node, phase in (('f', 'goal'), ('d', 'goal'), ('d', 'execute'), ('f', 'result')):
         assert f'{node}  {COUNT_ACTION}  [{phase}]' in result.stdout, result.stdout
+    # The trees come out whole, the std_msgs/String edge c -> f (companion records) included.
+    assert message_type(node_named('f').subscribes) is String
+    assert '└─ f  /demo/c_to_f ' in result.stdout, result.stdout
     assert wait_until(lambda: not _processes_with(marker), timeout_sec=5)
 
 

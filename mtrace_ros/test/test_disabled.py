@@ -36,8 +36,9 @@ def test_headers_are_left_alone_and_callbacks_see_no_trace(tracing_off, make_nod
 def test_envelopes_still_flow(tracing_off, make_node, executor):
     seen = []
     node = make_node(name='off_env')
-    publisher = mtrace_ros.create_traced_publisher(node, String, 'off_env', 10)
-    mtrace_ros.create_traced_subscription(node, String, 'off_env', seen.append, 10)
+    publisher = mtrace_ros.create_traced_publisher(node, String, 'off_env', 10, envelope=True)
+    mtrace_ros.create_traced_subscription(
+        node, String, 'off_env', seen.append, 10, envelope=True)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     publisher.publish(String(data='still here'))

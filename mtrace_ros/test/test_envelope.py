@@ -1,4 +1,4 @@
-"""Any message type traced in a TracedEnvelope; the callback gets the original type."""
+"""Envelopes (opt-in: envelope=True): any type in a TracedEnvelope; callbacks get the original."""
 
 from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
@@ -11,8 +11,9 @@ from std_msgs.msg import String
 
 def _envelope_pair(make_node, executor, msg_type, callback, **kwargs):
     node = make_node(name='envelopes')
-    publisher = mtrace_ros.create_traced_publisher(node, msg_type, 'wrapped', 10)
-    mtrace_ros.create_traced_subscription(node, msg_type, 'wrapped', callback, 10, **kwargs)
+    publisher = mtrace_ros.create_traced_publisher(node, msg_type, 'wrapped', 10, envelope=True)
+    mtrace_ros.create_traced_subscription(
+        node, msg_type, 'wrapped', callback, 10, envelope=True, **kwargs)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     return node, publisher
@@ -55,8 +56,8 @@ def test_raw_envelope_subscription_gets_the_inner_bytes(make_node, executor):
 def test_envelope_of_another_type_is_reported_not_delivered(make_node, executor):
     seen = []
     node = make_node(name='mismatch')
-    publisher = mtrace_ros.create_traced_publisher(node, Int32, 'mixed', 10)
-    mtrace_ros.create_traced_subscription(node, String, 'mixed', seen.append, 10)
+    publisher = mtrace_ros.create_traced_publisher(node, Int32, 'mixed', 10, envelope=True)
+    mtrace_ros.create_traced_subscription(node, String, 'mixed', seen.append, 10, envelope=True)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     publisher.publish(Int32(data=1))

@@ -31,6 +31,7 @@ from mtrace_ros.demo.run import run_tree
 from mtrace_ros.demo.topology import NODES
 from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.schema import SpanRecord
+from mtrace_ros.wire.companion import COMPANION_SUFFIX
 import pytest
 from rcl_interfaces.msg import Log
 from rclpy.serialization import deserialize_message
@@ -66,8 +67,9 @@ def _matched_since(bag: pathlib.Path) -> int:
     Return when the recorder had received from every publisher of the run.
 
     Each demo topic has one publisher; the span topic and /rosout one per
-    node. After its first message from a publisher, a reliable subscription
-    misses nothing more from it.
+    node. Of the edge on a standard type (c -> f), ``mtrace record`` records
+    the companion topic that carries the traces. After its first message
+    from a publisher, a reliable subscription misses nothing more from it.
     """
     firsts: Dict[str, int] = {}
     with Reader(bag) as reader:
@@ -76,8 +78,8 @@ def _matched_since(bag: pathlib.Path) -> int:
                 key = 'span:' + deserialize_message(data, SpanMsg).node
             elif connection.topic == '/rosout':
                 key = 'log:' + deserialize_message(data, Log).name
-            else:
-                key = connection.topic
+            else:  # a data topic, or the companion topic of a std_msgs edge (c -> f)
+                key = connection.topic.removesuffix(COMPANION_SUFFIX)
             firsts.setdefault(key, timestamp)
     names = [spec.name for spec in NODES]
     expected = {f'span:{name}' for name in names} | set(DEMO_TOPICS)

@@ -1,16 +1,21 @@
-"""TracedNode traces types with a TracedHeader and leaves everything else exactly as Node does."""
+"""TracedNode traces every topic; data topics keep their type, plus hidden companion topics."""
 
 from conftest import spin_until
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.export import configured_sinks
+from mtrace_ros.instrumentation.companion_publisher import CompanionPublisher
 import pytest
 from rcl_interfaces.msg import ParameterEvent
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
 from std_msgs.msg import String
+
+BEST_EFFORT = ReliabilityPolicy.BEST_EFFORT
 
 
 def _graph(node):
@@ -29,48 +34,70 @@ def _graph(node):
 
 
 def _build(node):
-    node.create_publisher(String, 'plain_out', 10)
+    node.create_publisher(String, 'plain_out', QoSProfile(depth=5, reliability=BEST_EFFORT))
     node.create_subscription(String, 'plain_in', lambda msg: None, 10)
     node.create_publisher(TracedString, 'traced_out', 10)
     node.create_subscription(TracedString, 'traced_in', lambda msg: None, 10)
 
 
-def test_graph_is_identical_to_a_plain_node(make_node, executor):
+def _qos(node, topic):
+    return [(e.qos_profile.reliability, e.qos_profile.durability, e.qos_profile.history)
+            for e in node.get_publishers_info_by_topic(topic)]
+
+
+def test_graph_is_a_plain_nodes_plus_hidden_companion_topics(make_node, executor):
+    """The new promise: data topics keep type and QoS; one hidden companion topic each."""
     plain = make_node(Node, 'twin_plain')
     traced = make_node(mtrace_ros.TracedNode, 'twin_traced')
     _build(plain)
     _build(traced)
     executor.add_node(plain)
     executor.add_node(traced)
+    record = ['mtrace_msgs/msg/TraceRecord']
+    publishers = _graph(plain)[0] + [('/plain_out/_mtrace', record)]
+    subscribers = _graph(plain)[1] + [('/plain_in/_mtrace', record)]
+    expected = (sorted(publishers), sorted(subscribers), _graph(plain)[2])
 
-    def same_graph():
-        publishers = _graph(traced)[0]
-        return (_graph(plain) == _graph(traced)
-                and ('/traced_out', ['mtrace_msgs/msg/TracedString']) in publishers)
+    def as_expected():
+        return (_graph(traced) == expected
+                and ('/traced_out', ['mtrace_msgs/msg/TracedString']) in _graph(traced)[0])
 
-    assert spin_until(executor, same_graph), (_graph(plain), _graph(traced))
+    assert spin_until(executor, as_expected), (expected, _graph(traced))
     assert ('/parameter_events', ['rcl_interfaces/msg/ParameterEvent']) in _graph(traced)[0]
     assert ('/rosout', ['rcl_interfaces/msg/Log']) in _graph(traced)[0]
+    qos = _qos(traced, '/plain_out')
+    assert len(qos) == 2 and qos[0] == qos[1]  # the plain twin's and the traced one's
+    assert [q[0] for q in _qos(traced, '/plain_out/_mtrace')] == [BEST_EFFORT]
 
 
-def test_untraced_types_and_system_topics_get_rclpy_publishers(make_node):
+def test_system_entities_are_rclpys_whatever_their_type(make_node):
+    """Told apart by being made in Node.__init__, not by type: user ParameterEvents are traced."""
     node = make_node(mtrace_ros.TracedNode, 'system')
     plain = node.create_publisher(String, 'plain', 10)
     traced = node.create_publisher(TracedString, 'traced', 10)
-    assert type(plain) is Publisher
+    own_events = node.create_publisher(ParameterEvent, 'my_events', 10)
+    assert isinstance(plain, CompanionPublisher) and plain.mtrace_gid is not None
     assert isinstance(traced, mtrace_ros.TracedPublisher)
-    system = [p for p in node.publishers if p.msg_type is ParameterEvent]
-    assert system and all(type(p) is Publisher for p in system)
+    assert isinstance(own_events, CompanionPublisher)
+    (system,) = [p for p in node.publishers if p.topic_name == '/parameter_events']
+    assert type(system) is Publisher
+    assert not [p for p in node.publishers if p.topic_name == '/parameter_events/_mtrace']
 
 
-def test_untraced_subscription_callback_is_untouched(make_node):
-    node = make_node(mtrace_ros.TracedNode, 'untouched')
-
-    def callback(msg):
-        pass
-
-    subscription = node.create_subscription(String, 'plain', callback, 10)
-    assert subscription.callback is callback
+def test_plain_subscriber_reads_the_data_topic_of_its_one_type(make_node, executor):
+    seen = []
+    traced = make_node(mtrace_ros.TracedNode, 'std_talker')
+    plain = make_node(Node, 'std_listener')
+    publisher = traced.create_publisher(String, 'chatter', 10)
+    plain.create_subscription(String, 'chatter', seen.append, 10)
+    executor.add_node(traced)
+    executor.add_node(plain)
+    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    publisher.publish(String(data='hi'))
+    assert spin_until(executor, lambda: seen)
+    assert seen == [String(data='hi')]
+    topics = dict(plain.get_topic_names_and_types())
+    assert topics['/chatter'] == ['std_msgs/msg/String']
 
 
 def test_traced_node_carries_the_trace_end_to_end(make_node, executor):

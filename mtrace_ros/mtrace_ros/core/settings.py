@@ -9,6 +9,7 @@ launcher may set them for a process at any time before it creates nodes;
 import os
 from typing import Any
 from typing import Callable
+from typing import List
 from typing import NamedTuple
 
 #: Set to ``0``, ``false``, ``no`` or ``off`` to switch tracing off for a process.
@@ -71,6 +72,27 @@ def node_setting(node: Any, name: str) -> Any:
         return node.get_parameter(name).value
     override = getattr(node, '_parameter_overrides', {}).get(name)
     return None if override is None else override.value
+
+
+#: Topics left untraced by the companion route (comma-separated names, compared resolved):
+#: for topics where the extra ``<topic>/_mtrace`` endpoint is unwanted.
+ENV_EXCLUDE_TOPICS = 'MTRACE_EXCLUDE_TOPICS'
+#: The node parameter override adding topics to ``MTRACE_EXCLUDE_TOPICS`` (both apply).
+EXCLUDE_TOPICS_PARAMETER = 'mtrace.exclude_topics'
+
+
+def split_names(value: Any) -> List[str]:
+    """Return the names in a comma-separated string or a list of them (``None``: none)."""
+    if value is None:
+        return []
+    items = value.split(',') if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def excluded_topics(node: Any) -> List[str]:
+    """Return the topic names (as given) that ``node`` must leave untraced."""
+    return (split_names(os.environ.get(ENV_EXCLUDE_TOPICS))
+            + split_names(node_setting(node, EXCLUDE_TOPICS_PARAMETER)))
 
 
 #: Share of new traces whose spans are recorded, 0 to 1 (see :mod:`mtrace_ros.core.sampling`).

@@ -6,7 +6,8 @@ and log with ``self.get_logger()`` as usual: every line they write while
 handling a message carries its trace id. Two of them do on purpose what
 breaks naive trace propagation: ``b`` awaits, in an ``async def`` callback, a
 future that a timer callback completes later; ``c`` hands its work to a
-thread pool.
+thread pool. The edge ``c -> f`` is a ``std_msgs/String`` topic, traced
+without any change to the type (:data:`STANDARD_TYPE_EDGES`).
 """
 
 import concurrent.futures
@@ -19,6 +20,7 @@ from typing import Any
 from typing import List
 from typing import Optional
 from typing import Tuple
+from typing import Type
 
 from mtrace_msgs.action import TracedCount
 from mtrace_msgs.msg import TracedString
@@ -34,6 +36,7 @@ from mtrace_ros.demo.topology import ENV_RUNNER_FD
 from mtrace_ros.demo.topology import node_named
 from mtrace_ros.demo.topology import PLAN_SERVICE
 from mtrace_ros.demo.topology import rate_problem
+from mtrace_ros.demo.topology import STANDARD_TYPE_EDGES
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -41,10 +44,16 @@ from rclpy.executors import ExternalShutdownException
 import rclpy.logging
 from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
+from std_msgs.msg import String
 
 QOS_DEPTH = 10
 #: How long b holds each message before its release timer lets it go on.
 B_HOLD_SEC = 0.02
+
+
+def message_type(topic: str) -> Type:
+    """Return the message type of a demo edge: any type is traced, with a header or without."""
+    return String if topic in STANDARD_TYPE_EDGES else TracedString
 
 
 class TreeNode(mtrace_ros.TracedNode):
@@ -55,13 +64,14 @@ class TreeNode(mtrace_ros.TracedNode):
         self.spec = spec
         self.group = ReentrantCallbackGroup()
         self.outputs = [
-            self.create_publisher(TracedString, topic, QOS_DEPTH) for topic in spec.publishes]
+            self.create_publisher(message_type(topic), topic, QOS_DEPTH)
+            for topic in spec.publishes]
         if spec.subscribes:
             self.create_subscription(
-                TracedString, spec.subscribes, self.on_message, QOS_DEPTH,
+                message_type(spec.subscribes), spec.subscribes, self.on_message, QOS_DEPTH,
                 callback_group=self.group)
 
-    def on_message(self, msg: TracedString) -> None:
+    def on_message(self, msg: Any) -> None:
         """Handle one message: log it and pass it on."""
         self.get_logger().info(f'received "{msg.data}" on {self.spec.subscribes}')
         self.forward(msg.data)
@@ -69,7 +79,7 @@ class TreeNode(mtrace_ros.TracedNode):
     def forward(self, data: str) -> None:
         """Publish ``data`` to every child of this node."""
         for publisher in self.outputs:
-            publisher.publish(TracedString(data=data))
+            publisher.publish(publisher.msg_type(data=data))
 
 
 class BadParameter(Exception):

@@ -1,6 +1,10 @@
 """
 The demo tree, defined once: a -> b -> (d, e), a -> c -> f.
 
+Every edge carries ``mtrace_msgs/TracedString`` (the trace in the message's
+header) but ``c -> f``, which carries ``std_msgs/String``: a standard type,
+traced on the hidden companion topic ``/demo/c_to_f/_mtrace``.
+
 Both the launch file (``launch/demo.launch.py``) and the embedded runner
 (``make demo``, :mod:`mtrace_ros.demo.run`) are built from :data:`NODES`, so
 they always start the same processes.
@@ -51,6 +55,9 @@ def _edge(parent: str, child: str) -> str:
     return f'/demo/{parent}_to_{child}'
 
 
+#: The edges on a standard message type (``std_msgs/String``): traced by companion records.
+STANDARD_TYPE_EDGES = frozenset({_edge('c', 'f')})
+
 NODES: Tuple[DemoNode, ...] = (
     DemoNode('a', None, (_edge('a', 'b'), _edge('a', 'c')),
              'root: starts one trace per timer tick'),
@@ -61,7 +68,8 @@ NODES: Tuple[DemoNode, ...] = (
     DemoNode('d', _edge('b', 'd'), (),
              f'leaf; serves {PLAN_SERVICE} (TracedTrigger) and {COUNT_ACTION} (TracedCount)'),
     DemoNode('e', _edge('b', 'e'), (), f'leaf; asks {PLAN_SERVICE} on d for each message'),
-    DemoNode('f', _edge('c', 'f'), (), f'leaf; sends a short {COUNT_ACTION} goal on d for each'),
+    DemoNode('f', _edge('c', 'f'), (),
+             f'leaf; reads std_msgs/String (companion records), sends {COUNT_ACTION} goals to d'),
 )
 
 

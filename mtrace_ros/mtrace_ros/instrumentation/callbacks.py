@@ -173,9 +173,9 @@ def in_node(callback: F, node: str) -> F:
     return run_in_node  # type: ignore[return-value]
 
 
-def _latency_ns(header: Any, now_ns: int) -> Optional[int]:
+def latency_ns(stamp_ns: int, now_ns: int) -> Optional[int]:
     """Return publish-stamp-to-now in ns, or ``None`` if the stamp is implausible."""
-    latency = now_ns - traced_header.stamp_ns(header)
+    latency = now_ns - stamp_ns
     return latency if abs(latency) < _PLAUSIBLE_LATENCY_NS else None
 
 
@@ -213,7 +213,7 @@ def _make_enter(
             return context, msg, context.span
         latency = None
         if parent is not None and spans.recording():
-            latency = _latency_ns(header, time.time_ns())
+            latency = latency_ns(traced_header.stamp_ns(header), time.time_ns())
         context = spans.open_span(
             spans.KIND_RECEIVE, parent, node=node_name, topic=topic, latency_ns=latency)
         return context, msg, context.span
@@ -246,12 +246,36 @@ def traced_callback(
         ``MessageInfo``, and hands it on only to a callback that takes it).
     """
     enter = _make_enter(unpack, node_name, topic, logger, tracing, replay)
-    needs_info = replay is not None and not _takes_info(callback)
+    return entered_callback(callback, enter, needs_info=replay is not None)
+
+
+#: Returns the context a message's callback runs in, the value handed to the
+#: user callback, and the span to end after it; or ``None``: drop the message.
+Enter = Callable[[Any, Tuple[Any, ...]], Optional[Tuple[Optional[TraceContext], Any, Any]]]
+
+
+def entered_callback(
+    callback: Callable[..., Any], enter: Enter, *, needs_info: bool = False,
+) -> Callable[..., Any]:
+    """
+    Return a subscription callback that runs ``callback`` as ``enter`` says, per message.
+
+    ``enter(received, info)`` gets what rclpy hands over (the message, and the
+    ``MessageInfo`` in a 1-tuple if rclpy gives one). With ``needs_info``,
+    rclpy is made to give one, and it is handed on only to a callback that
+    takes it. The wrapper keeps what rclpy inspects (see the module's doc).
+    rclpy's ``EventsExecutor`` (Kilted) hands a callback that takes a
+    ``MessageInfo`` one tuple ``(message, info)`` (messages are never
+    tuples): the wrapper unpacks it, and the user's callback gets what it asked for.
+    """
+    needs_info = needs_info and not _takes_info(callback)
     handed = 0 if needs_info else None
 
     if inspect.iscoroutinefunction(callback):
         @functools.wraps(callback)
         async def run_coroutine_traced(received: Any, *info: Any) -> Any:
+            if not info and type(received) is tuple:
+                received, *info = received
             entered = enter(received, info)
             if entered is None:
                 return None
@@ -269,6 +293,8 @@ def traced_callback(
 
     @functools.wraps(callback)
     def run_traced(received: Any, *info: Any) -> Any:
+        if not info and type(received) is tuple:
+            received, *info = received
         entered = enter(received, info)
         if entered is None:
             return None

@@ -8,18 +8,21 @@ from typing import Union
 from mtrace_ros.core.sampling import configure_node_sampling
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import SAMPLE_RATIO_PARAMETER
-from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_node_sinks
+from mtrace_ros.instrumentation import layout_check
+from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.callbacks import in_node
 from mtrace_ros.instrumentation.callbacks import is_wrapped
-from mtrace_ros.instrumentation.publisher import publisher_class_for
+from mtrace_ros.instrumentation.companion_publisher import create_companion_publisher
+from mtrace_ros.instrumentation.companion_subscription import companion_callback
+from mtrace_ros.instrumentation.companion_subscription import records_of
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.publisher import watched
+from mtrace_ros.instrumentation.publishing import publisher_class_for
 from mtrace_ros.instrumentation.service import traced_client
 from mtrace_ros.instrumentation.service import traced_service
 from mtrace_ros.instrumentation.subscription import header_callback
 from mtrace_ros.instrumentation.tasks import per_call_context
-from mtrace_ros.wire.message_types import header_field
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.publisher import Publisher
@@ -31,17 +34,21 @@ from rclpy.timer import Timer
 
 class TracedNode(Node):
     """
-    A ``Node`` whose publishers and subscriptions carry traces, for types that can.
+    A ``Node`` whose publishers and subscriptions carry traces, on every topic.
 
     Converting a node means changing its base class: ``create_publisher`` and
-    ``create_subscription`` trace every message type that has a
-    ``TracedHeader`` field (in place: the topic's type does not change). Every
-    other type, and the system topics ``Node.__init__`` itself creates
-    (``/parameter_events``, ``/rosout``), are left exactly as rclpy's ``Node``
-    makes them, so other subscribers, recorders and tools keep working.
-    Envelopes, which change a topic's wire type, are used only by the explicit
+    ``create_subscription`` trace every message type, and no topic changes
+    type. A type with a ``TracedHeader`` field carries the trace in place;
+    any other type keeps its bytes, and its trace travels beside it on the
+    hidden topic ``<topic>/_mtrace`` (see :mod:`mtrace_ros.wire.companion`),
+    so other subscribers, recorders and tools keep working. The entities
+    ``Node.__init__`` itself creates (``/parameter_events``, ``/rosout``,
+    ``/clock``, parameter services) are left exactly as rclpy's ``Node``
+    makes them. Envelopes, which change a topic's wire type, are opt-in:
     :func:`mtrace_ros.create_traced_publisher` and
-    :func:`mtrace_ros.create_traced_subscription`.
+    :func:`mtrace_ros.create_traced_subscription` with ``envelope=True``.
+    ``MTRACE_EXCLUDE_TOPICS`` and the parameter ``mtrace.exclude_topics``
+    name topics left untraced (no companion topic).
 
     The parameter ``mtrace.sinks`` (``--ros-args -p mtrace.sinks:=topic``)
     names span sinks of its process, like ``MTRACE_SINKS`` (both apply). It
@@ -52,7 +59,11 @@ class TracedNode(Node):
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:
         """Create the node as ``Node`` does, then the span sinks it and the environment name."""
+        # Entities Node.__init__ creates (/parameter_events, /rosout, /clock, parameter
+        # services) are the system's: left exactly as rclpy makes them, whatever their type.
+        self._mtrace_ready = False
         super().__init__(node_name, **kwargs)
+        self._mtrace_ready = True
         configure_node_sinks(self)
         configure_node_sampling(self, node_setting(self, SAMPLE_RATIO_PARAMETER))
         #: The node name its spans are recorded under (its logger name, e.g. ``robot1.b``).
@@ -67,8 +78,21 @@ class TracedNode(Node):
         publisher_class: Type[Publisher] = Publisher,
         **kwargs: Any,
     ) -> Publisher:
-        """Create a publisher as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
-        if header_field(msg_type) is not None and tracing_enabled():
+        """
+        Create a publisher as ``Node`` does; its messages carry the active trace.
+
+        A type with a ``TracedHeader`` carries it in place; any other type on
+        the companion topic (see :mod:`mtrace_ros.instrumentation.routing`).
+        """
+        if not self._mtrace_ready or getattr(publisher_class, 'mtrace_traced', False):
+            return super().create_publisher(
+                msg_type, topic, qos_profile, publisher_class=publisher_class, **kwargs)
+        way = routing.route(self, msg_type, topic)
+        if way == routing.COMPANION:
+            return create_companion_publisher(
+                self, super().create_publisher, msg_type, topic, qos_profile,
+                publisher_class, **kwargs)
+        if way == routing.HEADER:
             publisher_class = publisher_class_for(TracedPublisher, publisher_class)
         publisher = super().create_publisher(
             msg_type, topic, qos_profile, publisher_class=publisher_class, **kwargs)
@@ -122,9 +146,31 @@ class TracedNode(Node):
         qos_profile: Union[QoSProfile, int],
         **kwargs: Any,
     ) -> Subscription:
-        """Create a subscription as ``Node`` does; traced if ``msg_type`` has a TracedHeader."""
-        if (header_field(msg_type) is not None and not is_wrapped(callback)
-                and tracing_enabled()):
+        """
+        Create a subscription as ``Node`` does; its callback runs in each message's trace.
+
+        A type with a ``TracedHeader`` is read in place; any other type finds
+        its trace on the companion topic.
+        """
+        if not self._mtrace_ready or is_wrapped(callback):
+            return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        way = routing.route(self, msg_type, topic)
+        if way == routing.HEADER:
             callback = header_callback(
                 self, msg_type, topic, callback, raw=kwargs.get('raw', False))
-        return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        elif way == routing.COMPANION:
+            callback = companion_callback(
+                self, routing.resolved_name(self, topic), callback, qos_profile)
+        subscription = super().create_subscription(
+            msg_type, topic, callback, qos_profile, **kwargs)
+        if way != routing.UNTRACED:
+            layout_check.check(self, subscription.topic_name)
+        return subscription
+
+    def destroy_subscription(self, subscription: Subscription) -> bool:
+        """Destroy a subscription as ``Node`` does, and its companion subscription if any."""
+        records = records_of(subscription)
+        destroyed = super().destroy_subscription(subscription)
+        if records is not None:
+            super().destroy_subscription(records)
+        return destroyed

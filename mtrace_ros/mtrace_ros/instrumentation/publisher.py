@@ -8,23 +8,23 @@ carries any other type inside a ``TracedEnvelope``. Both are rclpy
 publisher_class=...)``, rclpy's own seam for this.
 """
 
-import functools
 from typing import Any
 from typing import Callable
 from typing import Generic
 from typing import Optional
-from typing import Tuple
 from typing import Type
 from typing import TypeVar
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
-from mtrace_ros.core.context import current_trace
-from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.export.registry import configure_from_environment
+from mtrace_ros.instrumentation import routing
+from mtrace_ros.instrumentation.companion_publisher import create_companion_publisher
 from mtrace_ros.instrumentation.layout_check import LayoutWatch
+from mtrace_ros.instrumentation.publishing import publish_context
+from mtrace_ros.instrumentation.publishing import publisher_class_for
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.message_types import header_field
@@ -36,27 +36,6 @@ from rclpy.serialization import deserialize_message
 MsgT = TypeVar('MsgT')
 
 
-def _publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]]:
-    """
-    Return the context a publish runs in, and the root span it opened, if any.
-
-    That is the active context, or, outside any trace, the root of a new trace
-    of its own. The publish is noted on the span being recorded; a span
-    started without a node name (``start_trace()``) takes the publisher's.
-    """
-    context = current_trace()
-    root = None
-    if context is None:
-        context = spans.open_span(spans.KIND_ROOT, node=publisher.mtrace_node)
-        root = context.span
-    span = context.span
-    if span is not None and span.end_ns is None:  # a worker may publish after it ended
-        span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
-        if not span.node:
-            span.node = publisher.mtrace_node
-    return context, root
-
-
 def _publish_in_trace(
     publisher: Any, header: Any, send: Callable[[Any], None], msg: Any,
 ) -> None:
@@ -64,7 +43,7 @@ def _publish_in_trace(
     layout = publisher.mtrace_layout
     if layout is not None:
         layout.maybe_check()
-    context, root = _publish_context(publisher)
+    context, root = publish_context(publisher)
     try:
         traced_header.inject(header, context)
         send(msg)
@@ -83,6 +62,9 @@ class TracedPublisher(Publisher, Generic[MsgT]):
     Inside a trace, the header gets that trace's id and the current span's id;
     outside any trace, each message starts a new root trace of its own.
     """
+
+    #: mtrace's publisher classes are never traced twice (see ``publisher_class_for``).
+    mtrace_traced = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,6 +106,9 @@ class EnvelopePublisher(Publisher):
     ``mtrace_msgs/msg/TracedEnvelope``.
     """
 
+    #: mtrace's publisher classes are never traced twice (see ``publisher_class_for``).
+    mtrace_traced = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: The user's message type carried in the envelopes; set by the factory.
@@ -153,21 +138,13 @@ class EnvelopePublisher(Publisher):
         _publish_in_trace(self, sealed.header, super().publish, sealed)
 
 
-@functools.lru_cache(maxsize=None)
-def publisher_class_for(traced_class: Type[Publisher], user_class: Type[Publisher]) -> Type:
-    """Return ``traced_class``, combined with the user's ``publisher_class`` if one was given."""
-    if issubclass(user_class, (TracedPublisher, EnvelopePublisher)):
-        return user_class  # already traced: never trace twice
-    if user_class is Publisher:
-        return traced_class
-    return type(f'Traced{user_class.__name__}', (traced_class, user_class), {})
-
-
 def create_traced_publisher(
     node: Node,
     msg_type: Type[MsgT],
     topic: str,
     qos_profile: Union[QoSProfile, int],
+    *,
+    envelope: bool = False,
     **kwargs: Any,
 ) -> Publisher:
     """
@@ -175,24 +152,33 @@ def create_traced_publisher(
 
     Takes the arguments of ``Node.create_publisher``. A type with a
     ``TracedHeader`` field keeps its type on the wire and gets the header
-    filled in. Any other type is sent inside a ``TracedEnvelope``: subscribe to
-    it with :func:`mtrace_ros.create_traced_subscription`, since untraced
-    subscribers and tools cannot read envelopes.
+    filled in. Any other type keeps its type and bytes too, and each
+    message's context goes on the hidden companion topic ``<topic>/_mtrace``
+    (see :mod:`mtrace_ros.instrumentation.companion_publisher`).
 
-    With tracing switched off (``MTRACE_ENABLED=0``) headers are left as they
-    are, and envelopes are still used so that both ends keep matching.
-
-    :return: a :class:`TracedPublisher`, or an :class:`EnvelopePublisher`.
+    :param envelope: send messages inside a ``TracedEnvelope`` instead (opt-in:
+        the topic's wire type changes, so only subscriptions made with
+        :func:`mtrace_ros.create_traced_subscription` and ``envelope=True``
+        can read it). With tracing switched off (``MTRACE_ENABLED=0``),
+        envelopes are still used so that both ends keep matching.
+    :return: a :class:`TracedPublisher`, a
+        :class:`~mtrace_ros.instrumentation.companion_publisher.CompanionPublisher`,
+        an :class:`EnvelopePublisher`, or rclpy's ``Publisher`` (tracing off,
+        or the topic excluded with ``MTRACE_EXCLUDE_TOPICS``).
     """
     configure_from_environment(node)
     user_class = kwargs.pop('publisher_class', Publisher)
-    if header_field(msg_type) is not None:
-        if not tracing_enabled():
-            return node.create_publisher(
-                msg_type, topic, qos_profile, publisher_class=user_class, **kwargs)
+    way = routing.route(node, msg_type, topic, envelope=envelope)
+    if way == routing.HEADER:
         return watched(node, node.create_publisher(
             msg_type, topic, qos_profile,
             publisher_class=publisher_class_for(TracedPublisher, user_class), **kwargs))
+    if way == routing.COMPANION:
+        return create_companion_publisher(
+            node, node.create_publisher, msg_type, topic, qos_profile, user_class, **kwargs)
+    if way == routing.UNTRACED:
+        return node.create_publisher(
+            msg_type, topic, qos_profile, publisher_class=user_class, **kwargs)
     publisher = node.create_publisher(
         TracedEnvelope, topic, qos_profile,
         publisher_class=publisher_class_for(EnvelopePublisher, user_class), **kwargs)

@@ -12,12 +12,16 @@ never comes (lost, filtered, or forged: records come from any participant)
 is dropped, counted, and reported through ``on_dropped``.
 
 The inbox knows nothing about records but their key (:data:`KeyOf`), so the
-same class serves topics and services.
+same class serves topics and services. The side channel's endpoint belongs in
+the callback group :data:`ON_DEMAND`, which executors never run (rclpy's
+``EventsExecutor`` ignores callback groups: give the endpoint a callback that
+:meth:`RecordInbox.put` s what it delivers).
 """
 
 import collections
 import threading
 import time
+from typing import Any
 from typing import Callable
 from typing import Generic
 from typing import Hashable
@@ -26,8 +30,14 @@ from typing import Optional
 from typing import Tuple
 from typing import TypeVar
 
+from mtrace_ros.instrumentation.side_channel import NeverExecuted
+
 R = TypeVar('R')
 K = TypeVar('K', bound=Hashable)
+
+
+#: The callback group of side-channel endpoints (companion subscriptions and publishers).
+ON_DEMAND = NeverExecuted()
 
 #: Records kept waiting for their message, per inbox, at most.
 MAX_RECORDS = 1024

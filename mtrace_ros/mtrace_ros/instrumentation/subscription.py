@@ -18,8 +18,11 @@ from mtrace_ros.core.settings import REPLAY_LINK
 from mtrace_ros.core.settings import replay_mode
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export.registry import configure_from_environment
+from mtrace_ros.instrumentation import layout_check
+from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
+from mtrace_ros.instrumentation.companion_subscription import companion_callback
 from mtrace_ros.instrumentation.replay import ReplayDetector
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire.message_types import header_field
@@ -59,13 +62,6 @@ def _envelope_unpacker(msg_type: Type, raw: bool) -> Unpack:
     return unpack
 
 
-def _resolved(node: Node, topic: str) -> str:
-    try:
-        return node.resolve_topic_name(topic)
-    except Exception:  # an invalid name: create_subscription raises the right error
-        return topic
-
-
 def _replay_detector(node: Node, topic: str) -> Optional[ReplayDetector]:
     """Return the detector of played-back messages, unless ``MTRACE_REPLAY=continue``."""
     return ReplayDetector(node, topic) if replay_mode() == REPLAY_LINK else None
@@ -78,7 +74,7 @@ def header_callback(
     field = header_field(msg_type)
     if field is None:
         raise TypeError(f'{msg_type.__name__} has no TracedHeader field')
-    resolved = _resolved(node, topic)
+    resolved = routing.resolved_name(node, topic)
     return traced_callback(
         callback, _header_unpacker(msg_type, field, raw),
         node_name=node.get_logger().name, topic=resolved,
@@ -92,29 +88,43 @@ def create_traced_subscription(
     topic: str,
     callback: Callable[..., Any],
     qos_profile: Union[QoSProfile, int],
+    *,
+    envelope: bool = False,
     **kwargs: Any,
 ) -> Subscription:
     """
     Create a subscription whose callback runs in the trace of each message.
 
     Takes the arguments of ``Node.create_subscription``, including ``raw=``,
-    ``async def`` callbacks and callbacks taking a ``MessageInfo``. For a type
-    with no ``TracedHeader`` field it subscribes to the envelopes
-    that :func:`mtrace_ros.create_traced_publisher` sends, and hands the
-    callback the original message.
+    ``async def`` callbacks and callbacks taking a ``MessageInfo``. A type
+    with a ``TracedHeader`` field is read in place; any other type too, and
+    each message's context comes from its record on the companion topic
+    (see :mod:`mtrace_ros.instrumentation.companion_subscription`).
 
+    :param envelope: subscribe to the ``TracedEnvelope`` messages that
+        :func:`mtrace_ros.create_traced_publisher` sends with ``envelope=True``,
+        and hand the callback the original message.
     :return: rclpy's ``Subscription`` (its ``msg_type`` is the wire type).
     """
     configure_from_environment(node)
     raw = kwargs.get('raw', False)
-    if header_field(msg_type) is not None:
-        if tracing_enabled():
-            callback = header_callback(node, msg_type, topic, callback, raw=raw)
-        return node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
-    resolved = _resolved(node, topic)
+    way = routing.route(node, msg_type, topic, envelope=envelope)
+    if way == routing.HEADER:
+        callback = header_callback(node, msg_type, topic, callback, raw=raw)
+    elif way == routing.COMPANION:
+        callback = companion_callback(
+            node, routing.resolved_name(node, topic), callback, qos_profile)
+    if way != routing.ENVELOPE:
+        subscription = node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        layout_check.check(node, subscription.topic_name)
+        return subscription
+    resolved = routing.resolved_name(node, topic)
     wrapped = traced_callback(
         callback, _envelope_unpacker(msg_type, raw),
         node_name=node.get_logger().name, topic=resolved,
         logger=node.get_logger(), tracing=tracing_enabled(),
         replay=_replay_detector(node, resolved))
-    return node.create_subscription(TracedEnvelope, topic, wrapped, qos_profile, **kwargs)
+    subscription = node.create_subscription(
+        TracedEnvelope, topic, wrapped, qos_profile, **kwargs)
+    layout_check.check(node, resolved)
+    return subscription

@@ -114,14 +114,18 @@ def read(header: Any) -> Tuple[Optional[TraceContext], Optional[Problem]]:
     """
     if header is None:
         return None, Problem('no readable trace header')
-    trace_id = header.trace_id.tobytes()
-    span_id = header.span_id.tobytes()
+    return read_ids(header.trace_id.tobytes(), header.span_id.tobytes(), header.flags)
+
+
+def read_ids(
+    trace_id: bytes, span_id: bytes, flags: int,
+) -> Tuple[Optional[TraceContext], Optional[Problem]]:
+    """Return the context of received ids and flags, and what is wrong with them (see read)."""
     if trace_id == INVALID_TRACE_ID or span_id == INVALID_SPAN_ID:
         if trace_id == INVALID_TRACE_ID and span_id == INVALID_SPAN_ID:
             return None, Problem('no trace context (all-zero ids: untraced publisher?)')
         return None, Problem(
             f'all-zero {"trace_id" if trace_id == INVALID_TRACE_ID else "span_id"}')
-    flags = header.flags
     problem = None
     if flags & ~FLAG_SAMPLED:
         problem = Problem('unknown trace flag bits ignored', f'0x{flags & ~FLAG_SAMPLED:02x}')

@@ -5,9 +5,13 @@ Some async callbacks suspend, so steps of different messages interleave.
 
 Every callback logs ``expect=<trace id of its message>`` (the test checks the
 trace id mtrace put in front of it) and every span is checked against the
-header it came from. Prints one JSON summary line at the end.
+span that published its message. Prints one JSON summary line at the end.
 
-    load_node.py COUNT
+    load_node.py COUNT [traced|string]
+
+``traced`` (the default) sends ``mtrace_msgs/TracedString`` (the trace in the
+message's header); ``string`` sends ``std_msgs/String`` (the companion
+route), each message's data holding its index and the trace id it was sent in.
 """
 
 import json
@@ -23,6 +27,7 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import QoSProfile
+from std_msgs.msg import String
 
 TOPICS = ('sync_1', 'sync_2', 'async_1', 'async_2')
 #: Messages per burst, and bursts per chunk: a chunk is drained before the next.
@@ -51,8 +56,47 @@ class YieldOnce:
         yield
 
 
+class TracedMessages:
+    """``TracedString``: the index in the data, the trace id in the header."""
+
+    msg_type = TracedString
+
+    @staticmethod
+    def make(index: int, trace_id: str) -> TracedString:
+        return TracedString(data=str(index))
+
+    @staticmethod
+    def index(msg: TracedString) -> int:
+        return int(msg.data)
+
+    @staticmethod
+    def trace_id(msg: TracedString) -> str:
+        return msg.header.trace_id.tobytes().hex()
+
+
+class StringMessages:
+    """``std_msgs/String``: the index and the trace id it was sent in, in the data."""
+
+    msg_type = String
+
+    @staticmethod
+    def make(index: int, trace_id: str) -> String:
+        return String(data=f'{index} {trace_id}')
+
+    @staticmethod
+    def index(msg: String) -> int:
+        return int(msg.data.split()[0])
+
+    @staticmethod
+    def trace_id(msg: String) -> str:
+        return msg.data.split()[1]
+
+
+MESSAGES = {'traced': TracedMessages, 'string': StringMessages}
+
+
 class CheckingExporter:
-    """Checks each span against the header of the message it handled; keeps nothing."""
+    """Checks each span's parent against the span that published its message; keeps nothing."""
 
     def __init__(self, parents):
         self.parents = parents
@@ -76,6 +120,7 @@ class CheckingExporter:
 
 def main() -> None:
     count = int(sys.argv[1])
+    messages = MESSAGES[sys.argv[2] if len(sys.argv) > 2 else 'traced']
     parents = {}
     sink = CheckingExporter(parents)
     mtrace_ros.add_sink(sink, synchronous=True)
@@ -83,17 +128,25 @@ def main() -> None:
     node = mtrace_ros.TracedNode('load')
     group = ReentrantCallbackGroup()
     qos = QoSProfile(depth=CHUNK)
-    publishers = [node.create_publisher(TracedString, topic, qos) for topic in TOPICS]
+    publishers = [node.create_publisher(messages.msg_type, topic, qos) for topic in TOPICS]
     lock = threading.Lock()
-    done = {'received': 0, 'wrong': 0}
+    # own: in its message's trace; foreign: under another span (another message's);
+    # new_roots: in a new root trace (no trace context found for it); untraced: in none.
+    done = {'received': 0, 'own': 0, 'foreign': 0, 'new_roots': 0, 'untraced': 0}
 
     def finish(msg):
-        trace_id = msg.header.trace_id.tobytes().hex()
+        trace_id = messages.trace_id(msg)
         context = mtrace_ros.current_trace()
         node.get_logger().info(f'expect={trace_id}')
+        if context is None:
+            outcome = 'untraced'
+        elif context.trace_id == trace_id:
+            outcome = 'own'
+        else:
+            outcome = 'new_roots' if context.parent_span_id is None else 'foreign'
         with lock:
             done['received'] += 1
-            done['wrong'] += context is None or context.trace_id != trace_id
+            done[outcome] += 1
 
     def on_sync(msg):
         finish(msg)
@@ -101,13 +154,13 @@ def main() -> None:
     async def on_async(msg):
         # rclpy's MultiThreadedExecutor re-submits a suspended task on every
         # round and scans them all each time: suspend some, not all, messages.
-        if int(msg.data) % SUSPEND_EVERY == 0:
+        if messages.index(msg) % SUSPEND_EVERY == 0:
             await YieldOnce()
         finish(msg)
 
     for topic in TOPICS:
         node.create_subscription(
-            TracedString, topic, on_async if topic.startswith('async') else on_sync, qos,
+            messages.msg_type, topic, on_async if topic.startswith('async') else on_sync, qos,
             callback_group=group)
     # rclpy's MultiThreadedExecutor can sleep in its wait set while a message
     # is still queued for a subscription whose previous callback was running;
@@ -129,7 +182,7 @@ def main() -> None:
                 time.sleep(0.005)  # paces the bursts; rclpy's executor gets the GIL
             with mtrace_ros.start_trace() as root:
                 parents[root.trace_id] = root.span_id
-                publishers[index % len(publishers)].publish(TracedString(data=str(index)))
+                publishers[index % len(publishers)].publish(messages.make(index, root.trace_id))
             if (index + 1) % CHUNK == 0 or index + 1 == last:
                 deadline = time.monotonic() + 30
                 while done['received'] < index + 1 and time.monotonic() < deadline:
@@ -146,7 +199,7 @@ def main() -> None:
     executor.shutdown()
     spinner.join(10)
     print(json.dumps({
-        'received': done['received'], 'wrong_contexts': done['wrong'],
+        **done,
         'spans_checked': sink.checked, 'wrong_spans': sink.wrong,
         'rss_warm_kib': rss_warm, 'rss_end_kib': rss_kib(),
         'python_heap_growth_bytes': heap_growth,

@@ -1,0 +1,50 @@
+"""
+What every traced publisher does alike: the context of a publish, and its class.
+
+The three routes (:mod:`.publisher`'s in-band header and envelope,
+:mod:`.companion_publisher`'s companion record) differ in where the context
+goes; which context a publish runs in, and how a traced class combines with
+the user's ``publisher_class``, are the same.
+"""
+
+import functools
+from typing import Any
+from typing import Optional
+from typing import Tuple
+from typing import Type
+
+from mtrace_ros.core.context import current_trace
+from mtrace_ros.core.context import TraceContext
+from mtrace_ros.export import spans
+from rclpy.publisher import Publisher
+
+
+def publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]]:
+    """
+    Return the context a publish runs in, and the root span it opened, if any.
+
+    That is the active context, or, outside any trace, the root of a new trace
+    of its own. The publish is noted on the span being recorded; a span
+    started without a node name (``start_trace()``) takes the publisher's.
+    """
+    context = current_trace()
+    root = None
+    if context is None:
+        context = spans.open_span(spans.KIND_ROOT, node=publisher.mtrace_node)
+        root = context.span
+    span = context.span
+    if span is not None and span.end_ns is None:  # a worker may publish after it ended
+        span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
+        if not span.node:
+            span.node = publisher.mtrace_node
+    return context, root
+
+
+@functools.lru_cache(maxsize=None)
+def publisher_class_for(traced_class: Type[Publisher], user_class: Type[Publisher]) -> Type:
+    """Return ``traced_class``, combined with the user's ``publisher_class`` if one was given."""
+    if getattr(user_class, 'mtrace_traced', False):
+        return user_class  # already traced: never trace twice
+    if user_class is Publisher:
+        return traced_class
+    return type(f'Traced{user_class.__name__}', (traced_class, user_class), {})

@@ -1,0 +1,80 @@
+"""RecordInbox: records taken on demand, kept for their messages, bounded in count and age."""
+
+import collections
+
+from mtrace_ros.instrumentation import record_inbox
+from mtrace_ros.instrumentation.record_inbox import RecordInbox
+
+
+class Channel:
+    """A side channel of records ``(key, payload)``; a key of ``None`` is unmatchable."""
+
+    def __init__(self, *records):
+        self.queue = collections.deque(records)
+        self.taken = 0
+
+    def take_next(self):
+        if not self.queue:
+            return None
+        self.taken += 1
+        return self.queue.popleft()
+
+
+def _inbox(channel, dropped, **kwargs):
+    return RecordInbox(
+        channel.take_next, lambda record: record[0],
+        lambda count, why: dropped.append((count, why)), **kwargs)
+
+
+def test_take_reads_the_channel_only_up_to_the_record_asked_for():
+    channel = Channel(('a', 1), ('b', 2), ('c', 3))
+    inbox = _inbox(channel, [])
+    assert inbox.take('b') == ('b', 2)
+    assert channel.taken == 2 and len(inbox) == 1  # 'a' waits, 'c' is still in the channel
+    assert inbox.take('a') == ('a', 1) and channel.taken == 2
+    assert inbox.take('c') == ('c', 3)
+    assert inbox.take('d') is None and len(inbox) == 0
+
+
+def test_unmatchable_records_are_not_kept():
+    inbox = _inbox(Channel((None, 'bad'), ('a', 1)), [])
+    assert inbox.take('a') == ('a', 1) and len(inbox) == 0
+
+
+def test_the_store_is_bounded_oldest_first_and_says_so():
+    dropped = []
+    channel = Channel(*[(index, index) for index in range(10)])
+    inbox = _inbox(channel, dropped, max_records=4)
+    assert inbox.take('never') is None
+    assert len(inbox) == 4 and dropped == [(1, 'store full')] * 6
+    assert inbox.take(9) == (9, 9) and inbox.take(0) is None
+
+
+def test_records_expire_by_age(monkeypatch):
+    now = [0]
+    monkeypatch.setattr(record_inbox.time, 'monotonic_ns', lambda: now[0])
+    dropped = []
+    inbox = _inbox(Channel(), dropped, max_age_ns=100)
+    inbox.put(('old', 1))
+    now[0] = 50
+    inbox.put(('middle', 2))
+    now[0] = 120
+    inbox.put(('new', 3))
+    assert dropped == [(1, 'expired')] and len(inbox) == 2
+    assert inbox.take('old') is None and inbox.take('middle') == ('middle', 2)
+
+
+def test_a_repeated_key_keeps_the_latest_record():
+    inbox = _inbox(Channel(), [])
+    inbox.put(('a', 1))
+    inbox.put(('a', 2))
+    assert len(inbox) == 1 and inbox.take('a') == ('a', 2)
+
+
+def test_candidates_drain_the_channel_and_leave_records_stored():
+    channel = Channel((('g1', 5), 'x'), (('g2', 5), 'y'), (('g1', 6), 'z'))
+    inbox = _inbox(channel, [])
+    found = inbox.candidates(lambda key: key[1] == 5)
+    assert found == [(('g1', 5), (('g1', 5), 'x')), (('g2', 5), (('g2', 5), 'y'))]
+    assert len(inbox) == 3 and channel.taken == 3
+    assert inbox.take(('g2', 5)) == (('g2', 5), 'y')
