@@ -14,6 +14,7 @@ import time
 
 from conftest import DEADLINE_SEC
 from conftest import spin_until
+from conftest import wait_until
 from mtrace_msgs.msg import TraceRecord
 import mtrace_ros
 from mtrace_ros.core.context import new_root
@@ -285,3 +286,16 @@ def test_the_matcher_alone_consumes_a_match():
     match = matcher.match(3, stamp + 1000)
     assert match.parent is not None and match.links == ()
     assert len(matcher) == 0
+
+
+def test_record_topics_have_no_records_of_their_own(make_node, executor):
+    """The request-record publisher is mtrace's own: it gets no companion topic."""
+    _local_server(make_node, executor, 'bare_records')
+    _oob_client(make_node, executor, 'recorder', 'bare_records')
+    reader = make_node(Node, 'graph_reader')
+    record_topic = request_record_topic('/bare_records')
+
+    def topics():
+        return {name for name, _ in reader.get_topic_names_and_types()}
+    assert wait_until(lambda: record_topic in topics())
+    assert not [name for name in topics() if name.startswith(record_topic + '/')]

@@ -37,7 +37,8 @@ class RequestRecorder:
         """Create the record publisher of a client of ``resolved_service`` on ``node``."""
         self._node = node
         self.topic = request_record_topic(resolved_service)
-        self.publisher = node.create_publisher(TraceRecord, self.topic, RECORD_QOS)
+        # rclpy's own method: a TracedNode's would give the record topic a companion of its own.
+        self.publisher = Node.create_publisher(node, TraceRecord, self.topic, RECORD_QOS)
         #: Stands for the client's gid, which rmw does not give a server.
         self.client_id = os.urandom(GID_SIZE)
         self._lock = threading.Lock()
