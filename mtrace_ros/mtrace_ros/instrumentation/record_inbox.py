@@ -21,7 +21,6 @@ the callback group :data:`ON_DEMAND`, which executors never run (rclpy's
 import collections
 import threading
 import time
-from typing import Any
 from typing import Callable
 from typing import Generic
 from typing import Hashable
