@@ -45,7 +45,7 @@ def test_demo_page_filters_by_trace_id_and_has_a_screenshot(chromium, domain_id,
     page = tmp_path / 'traces.html'
     env = {key: value for key, value in os.environ.items() if key != 'MTRACE_SINKS'}
     result = subprocess.run(
-        [sys.executable, '-m', 'mtrace_ros.demo.run', '--duration', '5', '--rate', '5',
+        [sys.executable, '-m', 'mtrace_ros.demo.run', '--duration', '9', '--rate', '5',
          '--html', str(page)],
         env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
