@@ -26,6 +26,7 @@ from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros import close_sinks
 from mtrace_ros import TracedNode
 from mtrace_ros.action import ActionClient
+from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.export.schema import record_from_message
 from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import SPAN_QOS
@@ -33,6 +34,7 @@ from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.testing import InMemorySpanExporter
 from nodes.action_node import Counter  # noqa: I100 (test-local module)
 import pytest
+from rcl_interfaces.msg import Log
 import rclpy
 from rclpy.action import ActionClient as RclpyActionClient
 from rclpy.context import Context
@@ -320,3 +322,13 @@ def action_pair(make_node, ros_context):
     executor.shutdown()
     for spinner in started:
         spinner.join()
+
+
+@pytest.fixture
+def rosout(make_node, executor):
+    """Return the /rosout lines seen by a listener node."""
+    lines = []
+    listener = make_node(name='rosout_listener')
+    listener.create_subscription(Log, '/rosout', lines.append, ROSOUT_QOS)
+    executor.add_node(listener)
+    return lines

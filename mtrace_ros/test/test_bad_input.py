@@ -10,7 +10,6 @@ from conftest import spin_until
 from mtrace_msgs.msg import TracedEnvelope
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
-from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.export.registry import remove_sink
 from mtrace_ros.instrumentation import notices
 import numpy
@@ -21,16 +20,6 @@ from std_msgs.msg import String
 
 TRACE = bytes(range(1, 17))
 SPAN = bytes(range(1, 9))
-
-
-@pytest.fixture
-def rosout(make_node, executor):
-    """Return the /rosout lines seen by a listener node."""
-    lines = []
-    listener = make_node(name='rosout_listener')
-    listener.create_subscription(Log, '/rosout', lines.append, ROSOUT_QOS)
-    executor.add_node(listener)
-    return lines
 
 
 def _traced_subscriber(make_node, executor, msg_type, topic, **kwargs):

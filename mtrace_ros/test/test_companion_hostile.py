@@ -14,7 +14,6 @@ import os
 from conftest import spin_until
 from mtrace_msgs.msg import TraceRecord
 import mtrace_ros
-from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.instrumentation import companion_subscription
 from mtrace_ros.instrumentation import notices
@@ -25,21 +24,10 @@ from mtrace_ros.wire.companion import make_record
 from mtrace_ros.wire.companion import RecordKey
 import numpy
 import pytest
-from rcl_interfaces.msg import Log
 from rclpy.qos import QoSProfile
 from std_msgs.msg import String
 
 _UINT8 = numpy.uint8
-
-
-@pytest.fixture
-def rosout(make_node, executor):
-    """Return the /rosout lines seen by a listener node."""
-    lines = []
-    listener = make_node(name='rosout_listener')
-    listener.create_subscription(Log, '/rosout', lines.append, ROSOUT_QOS)
-    executor.add_node(listener)
-    return lines
 
 
 class Scene:

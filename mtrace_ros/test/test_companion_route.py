@@ -13,7 +13,6 @@ import threading
 from conftest import spin_until
 from conftest import wait_until
 import mtrace_ros
-from mtrace_ros.core.compat import ROSOUT_QOS
 from mtrace_ros.instrumentation import companion_subscription
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.companion_publisher import CompanionPublisher
@@ -71,16 +70,6 @@ def _each_in_its_own_trace(received, roots):
 def _noticed(problem, topic):
     return sum(count for (_, name, kind), count in notices.counts().items()
                if name == topic and kind.startswith(problem))
-
-
-@pytest.fixture
-def rosout(make_node, executor):
-    """Return the /rosout lines seen by a listener node."""
-    lines = []
-    listener = make_node(name='rosout_listener')
-    listener.create_subscription(Log, '/rosout', lines.append, ROSOUT_QOS)
-    executor.add_node(listener)
-    return lines
 
 
 def test_500_back_to_back_messages_each_in_its_own_trace(make_node, executor, recorded):

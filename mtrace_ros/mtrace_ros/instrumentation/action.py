@@ -51,6 +51,7 @@ from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.callbacks import bind_coroutine
 from mtrace_ros.instrumentation.callbacks import wrap
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
+from mtrace_ros.instrumentation.routing import resolved_name
 from mtrace_ros.instrumentation.side_channel import create_side_subscription
 from mtrace_ros.instrumentation.side_channel import taker
 from mtrace_ros.instrumentation.side_channel import wait_for_readers
@@ -80,13 +81,6 @@ FEEDBACK_EVENT = 'feedback'
 _NO_RECORD = 'goal without trace record (untraced client, or record lost): new trace'
 _BAD_RECORD = 'unusable goal trace record'
 _DROPPED = 'goal trace records dropped unmatched'
-
-
-def _name(node: Any, action_name: str) -> str:
-    try:
-        return node.resolve_topic_name(action_name)
-    except Exception:  # an invalid name: rclpy says so
-        return action_name
 
 
 def _uuid(goal_id: Any) -> bytes:
@@ -119,7 +113,7 @@ class ActionClient(RclpyActionClient):
         self._mtrace_tracing = tracing_enabled()
         self._mtrace_field = header_field(action_type.Goal)
         self._mtrace_node = node.get_logger().name
-        self._mtrace_name = _name(node, action_name)
+        self._mtrace_name = resolved_name(node, action_name)
         self._mtrace_records = None
         if self._mtrace_tracing and self._mtrace_field is None:
             # Created before the action's services: a server that sees them sees it.
@@ -234,7 +228,7 @@ class ActionServer(RclpyActionServer):
         self._mtrace_feedback_field = header_field(action_type.Feedback)
         self._mtrace_node = node.get_logger().name
         self._mtrace_logger = node.get_logger()
-        self._mtrace_name = _name(node, action_name)
+        self._mtrace_name = resolved_name(node, action_name)
         self._mtrace_lock = threading.Lock()
         #: The client's goal span per goal UUID (or this server's goal span, which began a
         #: new trace), while rclpy keeps the goal.

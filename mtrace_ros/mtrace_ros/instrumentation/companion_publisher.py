@@ -32,10 +32,10 @@ from typing import Union
 import weakref
 
 from mtrace_msgs.msg import TraceRecord
-from mtrace_ros.export import spans
+from mtrace_ros.core.context import TraceContext
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.layout_check import LayoutWatch
-from mtrace_ros.instrumentation.publishing import publish_context
+from mtrace_ros.instrumentation.publishing import publish_in_trace
 from mtrace_ros.instrumentation.publishing import publisher_class_for
 from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.wire.companion import companion_qos
@@ -91,25 +91,19 @@ class CompanionPublisher(Publisher):
 
         :raises TypeError: if ``msg`` is neither a ``msg_type`` nor ``bytes``.
         """
-        records = self._records
-        if records is None:
+        if self._records is None:
             super().publish(msg)
             return
         if not isinstance(msg, (self.msg_type, bytes)):
             raise TypeError(f'Expected {self.msg_type}, got {type(msg)}')
-        layout = self.mtrace_layout
-        if layout is not None:
-            layout.maybe_check()
-        context, root = publish_context(self)
-        try:
-            with self._publish_lock:  # record order and sequence numbers follow the writer's
-                sequence = self._sequence + 1
-                records.publish(encode_record(context, RecordKey(self._gid, sequence)))
-                super().publish(msg)
-                self._sequence = sequence
-        finally:
-            if root is not None:
-                spans.end(root)
+        publish_in_trace(self, self._send_with_record, msg)
+
+    def _send_with_record(self, context: TraceContext, msg: Any) -> None:
+        with self._publish_lock:  # record order and sequence numbers follow the writer's
+            sequence = self._sequence + 1
+            self._records.publish(encode_record(context, RecordKey(self._gid, sequence)))
+            super().publish(msg)
+            self._sequence = sequence
 
     def destroy(self) -> None:
         """Destroy the publisher and its companion publisher."""

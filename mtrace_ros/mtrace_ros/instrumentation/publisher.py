@@ -9,7 +9,6 @@ publisher_class=...)``, rclpy's own seam for this.
 """
 
 from typing import Any
-from typing import Callable
 from typing import Generic
 from typing import Optional
 from typing import Type
@@ -17,13 +16,13 @@ from typing import TypeVar
 from typing import Union
 
 from mtrace_msgs.msg import TracedEnvelope
+from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
-from mtrace_ros.export import spans
 from mtrace_ros.export.registry import configure_from_environment
 from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.companion_publisher import create_companion_publisher
 from mtrace_ros.instrumentation.layout_check import LayoutWatch
-from mtrace_ros.instrumentation.publishing import publish_context
+from mtrace_ros.instrumentation.publishing import publish_in_trace
 from mtrace_ros.instrumentation.publishing import publisher_class_for
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire import traced_header
@@ -34,22 +33,6 @@ from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message
 
 MsgT = TypeVar('MsgT')
-
-
-def _publish_in_trace(
-    publisher: Any, header: Any, send: Callable[[Any], None], msg: Any,
-) -> None:
-    """Fill ``header`` from the publish's context, ``send(msg)``, end a root it opened."""
-    layout = publisher.mtrace_layout
-    if layout is not None:
-        layout.maybe_check()
-    context, root = publish_context(publisher)
-    try:
-        traced_header.inject(header, context)
-        send(msg)
-    finally:
-        if root is not None:
-            spans.end(root)
 
 
 class TracedPublisher(Publisher, Generic[MsgT]):
@@ -92,7 +75,11 @@ class TracedPublisher(Publisher, Generic[MsgT]):
             msg = deserialize_message(msg, self.msg_type)
         elif not isinstance(msg, self.msg_type):
             raise TypeError(f'Expected {self.msg_type}, got {type(msg)}')
-        _publish_in_trace(self, getattr(msg, self._header_field), super().publish, msg)
+        publish_in_trace(self, self._send_with_header, msg)
+
+    def _send_with_header(self, context: TraceContext, msg: MsgT) -> None:
+        traced_header.inject(getattr(msg, self._header_field), context)
+        super().publish(msg)
 
 
 class EnvelopePublisher(Publisher):
@@ -135,7 +122,11 @@ class EnvelopePublisher(Publisher):
         if not self.tracing:
             super().publish(sealed)
             return
-        _publish_in_trace(self, sealed.header, super().publish, sealed)
+        publish_in_trace(self, self._send_sealed, sealed)
+
+    def _send_sealed(self, context: TraceContext, sealed: TracedEnvelope) -> None:
+        traced_header.inject(sealed.header, context)
+        super().publish(sealed)
 
 
 def create_traced_publisher(

@@ -3,12 +3,13 @@ What every traced publisher does alike: the context of a publish, and its class.
 
 The three routes (:mod:`.publisher`'s in-band header and envelope,
 :mod:`.companion_publisher`'s companion record) differ in where the context
-goes; which context a publish runs in, and how a traced class combines with
-the user's ``publisher_class``, are the same.
+goes; which context a publish runs in (:func:`publish_in_trace`), and how a
+traced class combines with the user's ``publisher_class``, are the same.
 """
 
 import functools
 from typing import Any
+from typing import Callable
 from typing import Optional
 from typing import Tuple
 from typing import Type
@@ -38,6 +39,26 @@ def publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]]
         if not span.node:
             span.node = publisher.mtrace_node
     return context, root
+
+
+def publish_in_trace(
+    publisher: Any, send: Callable[[TraceContext, Any], None], msg: Any,
+) -> None:
+    """
+    Run ``send(context, msg)`` in the publish's context; end the root it opened, if any.
+
+    ``send`` writes the context where its route carries it and publishes
+    ``msg``. The publisher's layout check (``mtrace_layout``) runs first.
+    """
+    layout = publisher.mtrace_layout
+    if layout is not None:
+        layout.maybe_check()
+    context, root = publish_context(publisher)
+    try:
+        send(context, msg)
+    finally:
+        if root is not None:
+            spans.end(root)
 
 
 @functools.lru_cache(maxsize=None)
