@@ -5,7 +5,8 @@ Plain children never import mtrace_ros, so that they are plain rclpy in every
 respect (importing mtrace_ros instruments rclpy's logger). The parent sends
 one command per line on stdin; the child answers one line on stdout.
 
-    child.py subscriber {plain|traced} TOPIC DEPTH
+    child.py subscriber {plain|traced} TOPIC DEPTH [TYPE]
+        TYPE: TracedString (default) or String (the companion route when traced);
         commands: reset -> ok; wait N -> count RECEIVED LAST_RECEIVE_NS (when N
         arrived, or nothing more for STALL_SEC)
     child.py logger {plain|traced}
@@ -27,6 +28,10 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
+from std_msgs.msg import String
+
+#: The message types a subscriber child can take, by name.
+TYPES = {'TracedString': TracedString, 'String': String}
 
 
 def say(line: str) -> None:
@@ -69,15 +74,17 @@ class Counter:
         return f'count {self.count} {self.last_ns}'
 
 
-def subscriber(node: Node, traced: bool, topic: str, depth: int) -> Dict[str, Callable]:
+def subscriber(
+    node: Node, traced: bool, topic: str, depth: int, msg_type: Any = TracedString,
+) -> Dict[str, Callable]:
     """Subscribe to ``topic``; return the command handlers."""
     counter = Counter()
     qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
     if traced:
         import mtrace_ros
-        mtrace_ros.create_traced_subscription(node, TracedString, topic, counter, qos)
+        mtrace_ros.create_traced_subscription(node, msg_type, topic, counter, qos)
     else:
-        node.create_subscription(TracedString, topic, counter, qos)
+        node.create_subscription(msg_type, topic, counter, qos)
     return {'reset': counter.reset, 'wait': counter.wait}
 
 
@@ -115,7 +122,8 @@ def main() -> None:
     rclpy.init()
     node = Node(f'bench_{role}_{mode}')
     if role == 'subscriber':
-        handlers = subscriber(node, mode == 'traced', sys.argv[3], int(sys.argv[4]))
+        handlers = subscriber(node, mode == 'traced', sys.argv[3], int(sys.argv[4]),
+                              TYPES[sys.argv[5] if len(sys.argv) > 5 else 'TracedString'])
     else:
         handlers = logger(node, mode == 'traced')
     executor = SingleThreadedExecutor()

@@ -1,11 +1,13 @@
 """
-Group 10: the companion route (issue 13) against plain rclpy, ``std_msgs/String`` both ways.
+Group 11: the companion route (issue 13) against plain rclpy, ``std_msgs/String`` both ways.
 
 The traced side is :func:`mtrace_ros.create_traced_publisher` /
 ``create_traced_subscription`` on a type without a ``TracedHeader`` field:
 each message keeps its type and bytes, and a ``TraceRecord`` goes on the
 hidden companion topic just before it; the subscription takes the record
-when its message needs it. Latency starts at the clock read just before
+when its message needs it. In one process, publisher and subscription are
+each other's only record readers, so records skip the middleware
+(``local_records``); across two processes they go on the wire. Latency starts at the clock read just before
 ``publish()`` (the type has no stamp), so it includes the whole publish call
 (the record's too) on both sides. The wire row adds up serialized sizes.
 """
@@ -24,6 +26,7 @@ from ros_setup import COMPANION_TRACED
 from ros_setup import Session
 from std_msgs.msg import String
 from throughput import one_process_row
+from throughput import two_process_row
 
 GROUP = '11 companion'
 #: Issue 13's targets: one-process throughput ratio (goal 0.90), added median latency per hop.
@@ -56,5 +59,8 @@ def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
         rows.extend(latency_rows(
             session, COMPANION_PLAIN, COMPANION_TRACED, samples, repeat, start=FROM_SEND,
             group=GROUP, case='latency send -> callback', target_us=LATENCY_TARGET_US))
+    rows.append(two_process_row(
+        session, COMPANION_PLAIN, COMPANION_TRACED, 256, count * 3, repeat, group=GROUP,
+        case='throughput 256 B, two processes (records on the wire)'))
     rows.append(wire_row(256))
     return rows

@@ -99,8 +99,8 @@ class TwoProcesses:
     def __init__(self, session: Session, path: Path, size: int, count: int) -> None:
         self.count = count
         topic = new_topic(f'tp2_{path.name}')
-        self.child = Child(
-            ['subscriber', 'traced' if path.traced else 'plain', topic, str(count)])
+        self.child = Child(['subscriber', 'traced' if path.traced else 'plain', topic,
+                            str(count), path.msg_type.__name__])
         self.publisher = path.create_publisher(session.node, topic, count)
         self._msg = path.make_message(size)
 
@@ -128,7 +128,8 @@ class TwoProcesses:
 
 
 def two_process_row(
-    session: Session, plain: Path, traced: Path, size: int, count: int, repeat: int,
+    session: Session, plain: Path, traced: Path, size: int, count: int, repeat: int, *,
+    group: str = '2 throughput', case: str = '',
 ) -> Row:
     """Return the row comparing two-process throughput of two paths."""
     baseline = TwoProcesses(session, plain, size, count)
@@ -140,7 +141,7 @@ def two_process_row(
     finally:
         baseline.close(session)
         subject.close(session)
-    return median_row('2 throughput', f'{size} B, two processes', 'msg/s', values,
+    return median_row(group, case or f'{size} B, two processes', 'msg/s', values,
                       higher_is_better=True)
 
 

@@ -31,7 +31,12 @@ _UINT8 = numpy.uint8
 
 
 class Scene:
-    """A traced talker and listener on one topic, and a forger on its companion topic."""
+    """
+    A traced talker and listener on one topic, and a forger on its companion topic.
+
+    The forger also reads the companion topic (as a reader in another process
+    would): the talker's records go on the wire, where forged ones meet them.
+    """
 
     def __init__(self, make_node, executor, topic):
         self.topic = f'/{topic}'
@@ -43,13 +48,17 @@ class Scene:
         self.talker = make_node(mtrace_ros.TracedNode, f'{topic}_talker')
         self.publisher = self.talker.create_publisher(String, topic, 10)
         forger = make_node(name=f'{topic}_forger')
-        self.forged = forger.create_publisher(
-            TraceRecord, f'{self.topic}/_mtrace', companion_qos(QoSProfile(depth=10)))
+        qos = companion_qos(QoSProfile(depth=10))
+        self.forged = forger.create_publisher(TraceRecord, f'{self.topic}/_mtrace', qos)
+        self.eavesdropped = []
+        forger.create_subscription(
+            TraceRecord, f'{self.topic}/_mtrace', self.eavesdropped.append, qos)
         self.executor = executor
         for node in (self.listener, self.talker, forger):
             executor.add_node(node)
         assert spin_until(executor, lambda: self.publisher.get_subscription_count() > 0
-                          and self.forged.get_subscription_count() > 0)
+                          and self.forged.get_subscription_count() > 0
+                          and self.publisher._records.get_subscription_count() == 2)
 
     def publish_traced(self, data):
         with mtrace_ros.start_trace() as root:

@@ -8,10 +8,10 @@ their topic; just before each one, it publishes the message's
 publication sequence number.
 
 rclpy gives a publisher neither its gid nor its sequence numbers. The gid is
-the one endpoint of this node on the topic that the graph lists after the
-publisher is created and did not list before (the graph lists a local
-endpoint at once; creations are serialized process-wide). Records are
-written as bytes (:func:`mtrace_ros.wire.companion.encode_record`). The
+found in the graph (:mod:`.endpoint_gids`). Records are written as bytes
+(:func:`mtrace_ros.wire.companion.encode_record`), or, while every reader of
+them is a traced subscription of this process, put straight into their
+inboxes (:mod:`.local_records`). The
 companion publisher has no QoS event handlers, and is in a callback group
 that executors skip: it adds nothing to an executor's wait set. Sequence numbers
 are counted here: 1, 2, 3, ... per writer, as Fast DDS numbers them
@@ -23,10 +23,11 @@ subscriber, which counts and reports it: nothing is attached to a wrong trace.
 """
 
 import threading
+import time
 from typing import Any
 from typing import Callable
-from typing import FrozenSet
 from typing import Optional
+from typing import Tuple
 from typing import Type
 from typing import Union
 import weakref
@@ -34,7 +35,10 @@ import weakref
 from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.instrumentation import notices
+from mtrace_ros.instrumentation.endpoint_gids import created_with_gids
 from mtrace_ros.instrumentation.layout_check import LayoutWatch
+from mtrace_ros.instrumentation.local_records import in_process_record
+from mtrace_ros.instrumentation.local_records import LocalRoute
 from mtrace_ros.instrumentation.publishing import publish_in_trace
 from mtrace_ros.instrumentation.publishing import publisher_class_for
 from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
@@ -48,8 +52,6 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
 
-# One publisher created at a time in this process, so that the new gid is ours.
-_CREATION_LOCK = threading.Lock()
 _NO_GID = ('cannot find its own gid in the graph: its messages carry no trace records '
            '(subscribers start new traces)')
 
@@ -75,6 +77,7 @@ class CompanionPublisher(Publisher):
         #: Looks for peers with another type or layout; set by the factories.
         self.mtrace_layout: Optional[LayoutWatch] = None
         self._records: Optional[Publisher] = None
+        self._route: Optional[LocalRoute] = None
         self._gid = bytes(GID_SIZE)
         self._sequence = 0
         self._publish_lock = threading.Lock()
@@ -101,7 +104,14 @@ class CompanionPublisher(Publisher):
     def _send_with_record(self, context: TraceContext, msg: Any) -> None:
         with self._publish_lock:  # record order and sequence numbers follow the writer's
             sequence = self._sequence + 1
-            self._records.publish(encode_record(context, RecordKey(self._gid, sequence)))
+            key = RecordKey(self._gid, sequence)
+            readers = self._route.readers()
+            if readers is None:
+                self._records.publish(encode_record(context, key))
+            else:
+                record = in_process_record(context, key, time.time_ns())
+                for put in readers:
+                    put(record)
             super().publish(msg)
             self._sequence = sequence
 
@@ -113,19 +123,11 @@ class CompanionPublisher(Publisher):
         if records is not None and node is not None:
             node.destroy_publisher(records)
 
-    def _attach(self, node: Node, records: Publisher, gid: bytes) -> None:
+    def _attach(self, node: Node, records: Publisher, gid: bytes, route: LocalRoute) -> None:
         self._node = weakref.ref(node)
         self._gid = gid
+        self._route = route
         self._records = records
-
-
-def own_publisher_gids(node: Node, topic: str) -> FrozenSet[bytes]:
-    """Return the gids (16 bytes) of ``node``'s publishers on ``topic`` (resolved)."""
-    name, namespace = node.get_name(), node.get_namespace()
-    return frozenset(
-        bytes(endpoint.endpoint_gid)[:GID_SIZE]
-        for endpoint in node.get_publishers_info_by_topic(topic)
-        if (endpoint.node_name, endpoint.node_namespace) == (name, namespace))
 
 
 def create_companion_publisher(
@@ -146,24 +148,26 @@ def create_companion_publisher(
     """
     qos = qos_profile if isinstance(qos_profile, QoSProfile) else QoSProfile(depth=qos_profile)
     resolved = node.resolve_topic_name(topic)
-    with _CREATION_LOCK:
-        before = own_publisher_gids(node, resolved)
+    records_topic, records_qos = companion_topic(resolved), companion_qos(qos)
+
+    def create_both() -> Tuple[Publisher, Publisher]:
         records = Node.create_publisher(
-            node, TraceRecord, companion_topic(resolved), companion_qos(qos),
-            callback_group=ON_DEMAND,
+            node, TraceRecord, records_topic, records_qos, callback_group=ON_DEMAND,
             event_callbacks=PublisherEventCallbacks(use_default_callbacks=False))
         try:
-            publisher = create(
+            return records, create(
                 msg_type, topic, qos_profile,
                 publisher_class=publisher_class_for(CompanionPublisher, user_class), **kwargs)
         except BaseException:
             node.destroy_publisher(records)
             raise
-        new = own_publisher_gids(node, resolved) - before
+
+    (records, publisher), new = created_with_gids(node, resolved, create_both, publishers=True)
     if len(new) != 1:
         node.destroy_publisher(records)
         notices.report(node.get_logger(), resolved, _NO_GID, f'{len(new)} new gids')
         return publisher
-    publisher._attach(node, records, next(iter(new)))
+    publisher._attach(
+        node, records, next(iter(new)), LocalRoute(node, records, records_topic, records_qos))
     publisher.mtrace_layout = LayoutWatch(node, resolved)
     return publisher

@@ -9,6 +9,8 @@ the data callback takes them itself
 (:class:`~mtrace_ros.instrumentation.record_inbox.RecordInbox`): no executor
 round per record, and a record that comes after its message is still found
 if it is already in the queue. The callback never waits for a record.
+Records from a publisher of the same process may skip the middleware: they
+are put straight into the inbox (:mod:`.local_records`).
 
 How a message finds its record, by what rmw's ``MessageInfo`` gives:
 
@@ -46,9 +48,11 @@ from typing import Union
 from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.export import spans
+from mtrace_ros.instrumentation import local_records
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.callbacks import entered_callback
 from mtrace_ros.instrumentation.callbacks import latency_ns
+from mtrace_ros.instrumentation.endpoint_gids import created_with_gids
 from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
 from mtrace_ros.wire.companion import companion_qos
@@ -96,12 +100,18 @@ class _Matcher:
         self._stale = False
         self.inbox: RecordInbox[RecordKey, Decoded] = RecordInbox(
             self._take_next, _key_of, self._dropped)
+        records_topic = companion_topic(topic)
         # Raw: records are decoded from their bytes (see wire.companion.decode_record).
-        self.subscription = Node.create_subscription(
-            node, TraceRecord, companion_topic(topic), self._delivered, companion_qos(qos),
-            callback_group=ON_DEMAND, raw=True,
-            event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
+        self.subscription, gids = created_with_gids(
+            node, records_topic, lambda: Node.create_subscription(
+                node, TraceRecord, records_topic, self._delivered, companion_qos(qos),
+                callback_group=ON_DEMAND, raw=True,
+                event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False)),
+            publishers=False)
         self._handle = self.subscription.handle
+        if len(gids) == 1:  # else records come only through the middleware, as they can
+            local_records.register(
+                node, records_topic, next(iter(gids)), self.subscription, self.inbox.put)
 
     def _take_next(self) -> Optional[Decoded]:
         try:

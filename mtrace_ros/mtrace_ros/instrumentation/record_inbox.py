@@ -94,11 +94,17 @@ class RecordInbox(Generic[K, R]):
         Return the record of ``key`` and forget it, or ``None`` if it has not come.
 
         Takes records from the side channel until it finds that one or the
-        channel is empty, keeping the others for their messages.
+        channel is empty, keeping the others for their messages. A record
+        found in the store (taken earlier, or put there in process) still
+        takes one from the side channel: records nobody asks for (forged,
+        stray) are read, kept and expire as they come, not left unseen.
         """
         with self._lock:
             found = self._store.pop(key, None)
             if found is not None:
+                record = self._take_next()
+                if record is not None:
+                    self._keep(record, time.monotonic_ns(), self._key_of(record))
                 return found[1]
             while True:
                 record = self._take_next()

@@ -14,6 +14,7 @@ message's header); ``string`` sends ``std_msgs/String`` (the companion
 route), each message's data holding its index and the trace id it was sent in.
 """
 
+import gc
 import json
 import sys
 import threading
@@ -194,6 +195,7 @@ def main() -> None:
     rss_warm = rss_kib()
     tracemalloc.start()
     publish_all(count // 5, count)
+    gc.collect()  # a span and its context refer to each other: unreachable pairs wait for it
     heap_growth = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     executor.shutdown()
