@@ -56,35 +56,26 @@ _version = 0
 
 def register(
     node: Node, topic: str, gid: bytes, subscription: Subscription, put: Put,
-) -> Callable[[], None]:
+) -> None:
     """
     Make ``subscription`` (a companion topic's reader) take records from this process.
+
+    It is forgotten once destroyed (or its context shut down).
 
     :param topic: the resolved companion topic.
     :param gid: the reader's gid (16 bytes), as the graph lists it.
     :param put: keeps a record for its message.
-    :returns: the undo; a destroyed subscription is also forgotten by itself.
     """
     global _version
     context = node.context
     key = (context, topic)
     with _lock:
         _forget_destroyed()
-        if not any(known is context for known, _ in _readers):
-            context.on_shutdown(functools.partial(_forget_context, context))
+        first = not any(known is context for known, _ in _readers)
         _readers.setdefault(key, {})[gid] = (subscription, put)
         _version += 1
-
-    def unregister() -> None:
-        global _version
-        with _lock:
-            readers = _readers.get(key, {})
-            if readers.get(gid, (None,))[0] is subscription:
-                del readers[gid]
-                _version += 1
-            if not readers:
-                _readers.pop(key, None)
-    return unregister
+    if first:  # not under _lock: a context calls this back at once if it is shut down
+        context.on_shutdown(functools.partial(_forget_context, context))
 
 
 def _forget_destroyed() -> None:
