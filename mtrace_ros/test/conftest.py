@@ -86,6 +86,9 @@ def pytest_report_header(config):
 NODES_DIR = pathlib.Path(__file__).parent / 'nodes'
 #: Discovery between processes usually takes ~50 ms, sometimes 2 s; allow 10.
 DEADLINE_SEC = 10.0
+#: An action server has five endpoints to match; under a full suite on 2 loaded cores rclpy's
+#: wait_for_server (polling every 0.25 s) twice needed more than DEADLINE_SEC.
+SERVER_DEADLINE_SEC = 3 * DEADLINE_SEC
 
 _domain_counter = itertools.count()
 
@@ -312,7 +315,7 @@ def action_pair(make_node, ros_context):
         client = client_class(client_node, action_type, 'count')
         executor.add_node(server_node)
         executor.add_node(client_node)
-        assert client.wait_for_server(DEADLINE_SEC)
+        assert client.wait_for_server(SERVER_DEADLINE_SEC)
         spinner = threading.Thread(target=executor.spin)
         spinner.start()
         started.append(spinner)

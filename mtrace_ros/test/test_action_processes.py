@@ -2,8 +2,8 @@
 
 import json
 
-from conftest import DEADLINE_SEC
 from conftest import node_script
+from conftest import SERVER_DEADLINE_SEC
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.action import TracedCount
@@ -29,7 +29,7 @@ def _client(make_node, executor, action_type, action):
     node = make_node(mtrace_ros.TracedNode, 'asker')
     executor.add_node(node)
     client = ActionClient(node, action_type, action)
-    assert client.wait_for_server(DEADLINE_SEC)
+    assert client.wait_for_server(SERVER_DEADLINE_SEC)
     # The server is ready when its services are; feedback needs its topic matched too.
     feedback = f'/{action}/_action/feedback'
     assert wait_until(lambda: node.count_publishers(feedback) >= 1)
