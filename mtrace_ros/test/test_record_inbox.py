@@ -89,3 +89,23 @@ def test_candidates_drain_the_channel_and_leave_records_stored():
     assert found == [(('g1', 5), (('g1', 5), 'x')), (('g2', 5), (('g2', 5), 'y'))]
     assert len(inbox) == 3 and channel.taken == 3
     assert inbox.take(('g2', 5)) == (('g2', 5), 'y')
+
+
+def test_collect_drains_the_channel_and_expires_without_new_records(monkeypatch):
+    now = [0]
+    monkeypatch.setattr(record_inbox.time, 'monotonic_ns', lambda: now[0])
+    dropped = []
+    channel = Channel(('a', 1), ('b', 2))
+    inbox = _inbox(channel, dropped, max_age_ns=100)
+    assert inbox.collect() == 2 and channel.taken == 2
+    now[0] = 150
+    assert inbox.collect() == 0 and dropped == [(2, record_inbox.EXPIRED)]
+    assert inbox.candidates(lambda key: True) == []
+
+
+def test_the_default_bound_is_read_when_an_inbox_is_made(monkeypatch):
+    monkeypatch.setattr(record_inbox, 'MAX_RECORDS', 2)
+    dropped = []
+    inbox = _inbox(Channel(('a', 1), ('b', 2), ('c', 3)), dropped)
+    assert inbox.collect() == 2 and inbox.max_records == 2
+    assert dropped == [(1, record_inbox.STORE_FULL)]

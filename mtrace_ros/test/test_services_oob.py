@@ -19,9 +19,10 @@ from mtrace_msgs.msg import TraceRecord
 import mtrace_ros
 from mtrace_ros.core.context import new_root
 from mtrace_ros.instrumentation import notices
+from mtrace_ros.instrumentation import record_inbox
 from mtrace_ros.instrumentation import request_matcher
-from mtrace_ros.instrumentation.request_inbox import RECORD_QOS
 from mtrace_ros.instrumentation.request_matcher import RequestMatcher
+from mtrace_ros.instrumentation.request_records import RECORD_QOS
 from mtrace_ros.instrumentation.service import TracedService
 from mtrace_ros.wire.companion import make_record
 from mtrace_ros.wire.companion import RecordKey
@@ -29,6 +30,7 @@ from mtrace_ros.wire.companion import request_record_topic
 from rcl_interfaces.srv import GetParameterTypes
 import rclpy
 from rclpy.node import Node
+from rclpy.serialization import serialize_message
 from service_calls import client_span
 from service_calls import ended
 from service_calls import local_server
@@ -201,8 +203,8 @@ def _spoofed(sequence_number, stamp_ns, gid=b'\x07' * 16):
 
 
 def _inbox_reached(service, count):
-    """Return a predicate: ``service``'s inbox has ``count`` writers matched."""
-    return lambda: service.mtrace_inbox.writers() >= count
+    """Return a predicate: ``service``'s record subscription has ``count`` writers matched."""
+    return lambda: service.mtrace_records.get_publisher_count() >= count
 
 
 def test_records_with_spoofed_stamps_or_unsent_numbers_never_match(
@@ -249,8 +251,25 @@ def test_garbled_records_are_reported_and_never_stop_the_server(make_node, execu
     assert len(service.mtrace_matcher) == 1  # the record with odd flags has a trace
 
 
+def test_bytes_that_are_no_record_are_reported_and_never_stop_the_server(
+        make_node, executor, recorded):
+    service, contexts = _local_server(make_node, executor, 'not_records')
+    publisher = _record_publisher(make_node, '/not_records')
+    assert spin_until(executor, _inbox_reached(service, 1))
+    before = _counts('/not_records')
+    for data in (b'\x00\x01\x00\x00' + b'\xff' * 7, b'\x07' * 72):
+        publisher.publish(data)  # serialized bytes of no TraceRecord
+    client = _oob_client(make_node, executor, srv_name='not_records', plain=True)
+    future = client.call_async(Trigger.Request())
+    assert spin_until(executor, future.done)
+    assert future.result() is not None and len(contexts) == 1
+    assert contexts[0].parent_span_id is None
+    assert _new(before, _counts('/not_records')).get('unreadable trace record', 0) >= 1
+    assert len(service.mtrace_matcher) == 0
+
+
 def test_a_record_flood_stays_bounded(make_node, executor, recorded, monkeypatch):
-    monkeypatch.setattr(request_matcher, 'MAX_RECORDS', 50)
+    monkeypatch.setattr(record_inbox, 'MAX_RECORDS', 50)
     service, contexts = _local_server(make_node, executor, 'flood')
     publisher = _record_publisher(make_node, '/flood')
     assert spin_until(executor, _inbox_reached(service, 1))
@@ -272,7 +291,7 @@ def test_unmatched_records_expire(make_node, executor):
     matcher = service.mtrace_matcher
     publisher.publish(_spoofed(5, time.time_ns()))
     assert spin_until(executor, lambda: len(matcher) == 1)
-    matcher._ttl_ns = 0
+    matcher.inbox._max_age_ns = 0
     assert len(matcher) == 0
 
 
@@ -280,9 +299,9 @@ def test_the_matcher_alone_consumes_a_match():
     taken = []
     matcher = RequestMatcher(
         rclpy.logging.get_logger('mtrace_test'), '/m',
-        lambda: [taken.pop() for _ in list(taken)], lambda ns: None, lambda: 0)
+        lambda: taken.pop() if taken else None, lambda ns: None, lambda: 0)
     stamp = time.time_ns()
-    taken.append(_spoofed(3, stamp, gid=b'\x01' * 16))
+    taken.append(serialize_message(_spoofed(3, stamp, gid=b'\x01' * 16)))
     match = matcher.match(3, stamp + 1000)
     assert match.parent is not None and match.links == ()
     assert len(matcher) == 0

@@ -12,7 +12,9 @@ never comes (lost, filtered, or forged: records come from any participant)
 is dropped, counted, and reported through ``on_dropped``.
 
 The inbox knows nothing about records but their key (:data:`KeyOf`), so the
-same class serves topics and services. The side channel's endpoint belongs in
+same class serves topics (exact keys: :meth:`RecordInbox.take`) and services
+(keys that only narrow the search: :meth:`RecordInbox.candidates`, then
+:meth:`RecordInbox.take` of the one chosen). The side channel's endpoint belongs in
 the callback group :data:`ON_DEMAND`, which executors never run (rclpy's
 ``EventsExecutor`` ignores callback groups: give the endpoint a callback that
 :meth:`RecordInbox.put` s what it delivers).
@@ -47,7 +49,10 @@ MAX_AGE_NS = 10 * 1_000_000_000
 TakeNext = Callable[[], Optional[R]]
 #: Returns a record's key, or ``None`` for a record that cannot match any message (dropped).
 KeyOf = Callable[[R], Optional[K]]
-#: Told how many records were dropped, and why (``'expired'`` or ``'store full'``).
+#: Why records were dropped unmatched: they waited too long, or the store was full.
+EXPIRED = 'expired'
+STORE_FULL = 'store full'
+#: Told how many records were dropped, and why (:data:`EXPIRED` or :data:`STORE_FULL`).
 OnDropped = Callable[[int, str], None]
 
 
@@ -58,8 +63,9 @@ class RecordInbox(Generic[K, R]):
     :param take_next: takes the next record from the side channel (never blocks).
     :param key_of: a record's key; ``None`` drops the record (``key_of`` says why).
     :param on_dropped: told about records dropped unmatched.
-    :param max_records: the store's bound (older records are dropped first).
-    :param max_age_ns: how long a record waits in the store.
+    :param max_records: the store's bound (older records are dropped first;
+        default :data:`MAX_RECORDS`, read when the inbox is made).
+    :param max_age_ns: how long a record waits in the store (default :data:`MAX_AGE_NS`).
     """
 
     def __init__(
@@ -68,14 +74,14 @@ class RecordInbox(Generic[K, R]):
         key_of: 'KeyOf[R, K]',
         on_dropped: OnDropped,
         *,
-        max_records: int = MAX_RECORDS,
-        max_age_ns: int = MAX_AGE_NS,
+        max_records: Optional[int] = None,
+        max_age_ns: Optional[int] = None,
     ) -> None:
         self._take_next = take_next
         self._key_of = key_of
         self._on_dropped = on_dropped
-        self._max_records = max_records
-        self._max_age_ns = max_age_ns
+        self.max_records = MAX_RECORDS if max_records is None else max_records
+        self._max_age_ns = MAX_AGE_NS if max_age_ns is None else max_age_ns
         self._lock = threading.Lock()
         # key -> (arrival ns, record), oldest first
         self._store: 'collections.OrderedDict[K, Tuple[int, R]]' = collections.OrderedDict()
@@ -119,17 +125,27 @@ class RecordInbox(Generic[K, R]):
         """
         Return the stored ``(key, record)`` pairs whose key satisfies ``predicate``.
 
-        Takes every record waiting in the side channel first. The records stay
-        stored: :meth:`take` the one that matches.
+        Takes every record waiting in the side channel first (see
+        :meth:`collect`). The records stay stored: :meth:`take` the one that matches.
         """
         with self._lock:
-            now = time.monotonic_ns()
-            while True:
-                record = self._take_next()
-                if record is None:
-                    break
-                self._keep(record, now, self._key_of(record))
+            self._collect()
             return [(key, record) for key, (_, record) in self._store.items() if predicate(key)]
+
+    def collect(self) -> int:
+        """Take every record waiting in the side channel, drop the old; return how many wait."""
+        with self._lock:
+            self._collect()
+            return len(self._store)
+
+    def _collect(self) -> None:
+        now = time.monotonic_ns()
+        while True:
+            record = self._take_next()
+            if record is None:
+                break
+            self._keep(record, now, self._key_of(record))
+        self._drop_old(now)  # also when nothing came
 
     def _keep(self, record: R, now: int, key: Optional[K]) -> None:
         """Store ``record`` under ``key`` (not if ``None``), then drop the too old, too many."""
@@ -138,16 +154,20 @@ class RecordInbox(Generic[K, R]):
         store = self._store
         store[key] = (now, record)
         store.move_to_end(key)
+        self._drop_old(now)
+
+    def _drop_old(self, now: int) -> None:
+        store = self._store
         expired = 0
         oldest = now - self._max_age_ns
         while store and next(iter(store.values()))[0] < oldest:
             store.popitem(last=False)
             expired += 1
         overflow = 0
-        while len(store) > self._max_records:
+        while len(store) > self.max_records:
             store.popitem(last=False)
             overflow += 1
         if expired:
-            self._on_dropped(expired, 'expired')
+            self._on_dropped(expired, EXPIRED)
         if overflow:
-            self._on_dropped(overflow, 'store full')
+            self._on_dropped(overflow, STORE_FULL)

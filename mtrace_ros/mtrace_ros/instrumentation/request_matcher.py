@@ -19,28 +19,28 @@ at about the same time) make the server span a new root linked to all of
 them; no candidate at all (a plain client, or a lost record) makes it a new
 root. Both are counted and reported once per service (:mod:`notices`).
 
-Records come from other processes and are bounded: at most
-:data:`MAX_RECORDS` are kept per service (the oldest go first), each for at
-most :data:`RECORD_TTL_NS` after it arrived (its stamp cannot keep it),
-and a matched record is consumed.
+Records come from other processes and are bounded: they wait in a
+:class:`~mtrace_ros.instrumentation.record_inbox.RecordInbox` (the companion
+route's store: at most ``MAX_RECORDS`` per service, the oldest dropped first
+and reported, each for at most ``MAX_AGE_NS`` after it arrived, whatever its
+stamp), and a matched record is consumed.
 """
 
 import threading
 import time
 from typing import Callable
-from typing import Dict
-from typing import List
 from typing import NamedTuple
 from typing import Optional
+from typing import Sequence
 from typing import Tuple
 
-from mtrace_msgs.msg import TraceRecord
-from mtrace_ros.core.clock import time_to_ns
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.instrumentation import notices
-from mtrace_ros.wire.companion import read_record
+from mtrace_ros.instrumentation.record_inbox import RecordInbox
+from mtrace_ros.instrumentation.record_inbox import STORE_FULL
+from mtrace_ros.wire.companion import decode_record
+from mtrace_ros.wire.companion import Decoded
 from mtrace_ros.wire.companion import RecordKey
-from mtrace_ros.wire.traced_header import Problem
 from rclpy.impl.rcutils_logger import RcutilsLogger
 
 #: How long before the request's source timestamp its record may be stamped (the client
@@ -52,22 +52,12 @@ STAMP_SLACK_NS = 1_000_000
 #: is there yet and traced clients exist (a record published just before its request
 #: usually arrives first; this covers a slower record and a late-matched record topic).
 RECORD_WAIT_NS = 100_000_000
-MAX_RECORDS = 1024
-RECORD_TTL_NS = 10 * 1_000_000_000
 
 NO_RECORD = 'no trace record for a request (a plain client, or its record was lost)'
 AMBIGUOUS = 'ambiguous trace record (several traced clients could have sent a request)'
 OVERFLOW = 'too many unmatched trace records (oldest dropped)'
 NO_HEADER = 'request header not seen (an executor that takes requests outside rclpy.executors)'
 NEW_ROOT = '; starting a new trace for each such request'
-
-
-class Candidate(NamedTuple):
-    """A record kept for matching: its caller's context, its stamp and when it arrived."""
-
-    context: TraceContext
-    stamp_ns: int
-    arrived_ns: int
 
 
 class Match(NamedTuple):
@@ -81,7 +71,8 @@ class RequestMatcher:
     """
     The records of one service and the rule that matches its requests to them.
 
-    :param take: returns the records that arrived since the last call (never blocks).
+    :param take_next: takes the next serialized record (a raw subscription's
+        take), or returns ``None`` when none waits; never blocks.
     :param wait: waits up to the given nanoseconds for a record to arrive.
     :param traced_clients: how many traced clients the service has (their record writers).
     """
@@ -90,30 +81,24 @@ class RequestMatcher:
         self,
         logger: RcutilsLogger,
         service: str,
-        take: Callable[[], List[TraceRecord]],
+        take_next: Callable[[], Optional[bytes]],
         wait: Callable[[int], None],
         traced_clients: Callable[[], int],
-        *,
-        ttl_ns: int = RECORD_TTL_NS,
-        max_records: Optional[int] = None,
     ) -> None:
         """Match requests of ``service`` (its resolved name, for notices) to records."""
         self._logger = logger
         self._service = service
-        self._take = take
+        self._take_next = take_next
         self._wait = wait
         self._traced_clients = traced_clients
-        self._ttl_ns = ttl_ns
-        self._max_records = MAX_RECORDS if max_records is None else max_records
         self._lock = threading.Lock()
-        # In arrival order (a record arriving again moves to the end): the oldest first.
-        self._records: Dict[RecordKey, Candidate] = {}
+        #: The records that wait for their requests.
+        self.inbox: RecordInbox[RecordKey, Decoded] = RecordInbox(
+            self._next_record, _key_of, self._dropped)
 
     def __len__(self) -> int:
         """Return how many records are kept, once those that arrived are taken."""
-        with self._lock:
-            self._collect()
-            return len(self._records)
+        return self.inbox.collect()
 
     def match(self, sequence_number: int, source_ns: int) -> Match:
         """
@@ -125,8 +110,10 @@ class RequestMatcher:
         deadline = source_ns + RECORD_WAIT_NS
         while True:
             with self._lock:
-                self._collect()
-                found = self._candidates(sequence_number, source_ns)
+                found = [
+                    (key, record) for key, record in self.inbox.candidates(
+                        lambda key: key.sequence_number == sequence_number)
+                    if -STAMP_SLACK_NS <= source_ns - record.stamp_ns <= MATCH_WINDOW_NS]
                 if found:
                     return self._decide(found)
             remaining = deadline - time.time_ns()
@@ -141,45 +128,34 @@ class RequestMatcher:
         notices.report(self._logger, self._service, NO_HEADER + NEW_ROOT)
         return Match(None)
 
-    def _collect(self) -> None:
-        now = time.monotonic_ns()
-        for record in self._take():
-            self._keep(record, now)
-        while self._records:
-            oldest = next(iter(self._records))
-            if now - self._records[oldest].arrived_ns <= self._ttl_ns:
-                break
-            del self._records[oldest]
+    def _next_record(self) -> Optional[Decoded]:
+        data = self._take_next()
+        if data is None:
+            return None
+        record = decode_record(data)
+        if record.problem is not None:
+            notices.report(
+                self._logger, self._service, record.problem.kind, record.problem.detail)
+        return record
 
-    def _keep(self, record: TraceRecord, now: int) -> None:
-        try:
-            key, context, problem = read_record(record)
-            stamp = time_to_ns(record.stamp)
-        except Exception as ex:  # garbled beyond the codec's checks: never stop the server
-            key, context = None, None
-            problem = Problem('unreadable trace record', f'{type(ex).__name__}: {ex}')
-        if problem is not None:
-            notices.report(self._logger, self._service, problem.kind, problem.detail)
-        if key is None or context is None:
-            return
-        self._records.pop(key, None)
-        if len(self._records) >= self._max_records:
-            del self._records[next(iter(self._records))]
-            notices.report(self._logger, self._service, OVERFLOW, f'at most {self._max_records}')
-        self._records[key] = Candidate(context, stamp, now)
+    def _dropped(self, count: int, why: str) -> None:
+        # Expired records go unsaid: a record waits for one request only, which came or not.
+        if why == STORE_FULL:
+            notices.report(
+                self._logger, self._service, OVERFLOW, f'at most {self.inbox.max_records}')
 
-    def _candidates(self, sequence_number: int, source_ns: int) -> List[RecordKey]:
-        return [
-            key for key, kept in self._records.items()
-            if key.sequence_number == sequence_number
-            and -STAMP_SLACK_NS <= source_ns - kept.stamp_ns <= MATCH_WINDOW_NS]
-
-    def _decide(self, found: List[RecordKey]) -> Match:
-        clients = {key.publisher_gid for key in found}
+    def _decide(self, found: Sequence[Tuple[RecordKey, Decoded]]) -> Match:
+        clients = {key.publisher_gid for key, _ in found}
         if len(clients) == 1:
-            (key,) = found  # one client, one sequence number: one key
-            return Match(self._records.pop(key).context)
+            ((key, record),) = found  # one client, one sequence number: one key
+            self.inbox.take(key)  # consumed
+            return Match(record.context)
         notices.report(
             self._logger, self._service, AMBIGUOUS + '; starting a new trace linked to them',
-            f'{len(clients)} clients sent sequence number {found[0].sequence_number}')
-        return Match(None, tuple(self._records[key].context for key in found))
+            f'{len(clients)} clients sent sequence number {found[0][0].sequence_number}')
+        return Match(None, tuple(record.context for _, record in found))
+
+
+def _key_of(record: Decoded) -> Optional[RecordKey]:
+    """Return a record's key; a record with no usable trace is dropped (it was reported)."""
+    return record.key if record.context is not None else None

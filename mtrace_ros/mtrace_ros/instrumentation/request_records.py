@@ -19,7 +19,6 @@ from typing import Optional
 
 from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import TraceContext
-from mtrace_ros.instrumentation.request_inbox import RECORD_QOS
 from mtrace_ros.instrumentation.side_channel import wait_for_readers
 from mtrace_ros.wire.companion import GID_SIZE
 from mtrace_ros.wire.companion import make_record
@@ -27,7 +26,17 @@ from mtrace_ros.wire.companion import RecordKey
 from mtrace_ros.wire.companion import request_record_topic
 from rclpy.client import Client
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import HistoryPolicy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
 from rclpy.task import Future
+
+#: Records are reliable, and kept for a reader that matches after they were sent (the
+#: first request to a server just discovered); both sides keep the last 256.
+RECORD_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=256, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class RequestRecorder:

@@ -48,18 +48,23 @@ from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import Optional
+import weakref
 
+from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.core.settings import tracing_enabled
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
-from mtrace_ros.instrumentation.request_inbox import RequestInbox
 from mtrace_ros.instrumentation.request_matcher import Match
 from mtrace_ros.instrumentation.request_matcher import RequestMatcher
+from mtrace_ros.instrumentation.request_records import RECORD_QOS
 from mtrace_ros.instrumentation.request_records import RequestRecorder
 from mtrace_ros.instrumentation.service_seam import create_service_seeing_headers
 from mtrace_ros.instrumentation.service_seam import TakenHeaders
+from mtrace_ros.instrumentation.side_channel import create_side_subscription
+from mtrace_ros.instrumentation.side_channel import taker
+from mtrace_ros.instrumentation.side_channel import waiter
 from mtrace_ros.instrumentation.spanned import spanned
 from mtrace_ros.wire import traced_header
 from mtrace_ros.wire.companion import request_record_topic
@@ -67,9 +72,11 @@ from mtrace_ros.wire.message_types import header_field
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.service import Service
+from rclpy.subscription import Subscription
 from rclpy.task import Future
 
 _ABANDONED = 'service call abandoned (timed out or removed) before its response'
+_CANNOT_TAKE = 'cannot take trace records'
 
 
 class TracedClient(Client):
@@ -201,19 +208,21 @@ def server_callback(
 
 class TracedService(Service):
     """
-    A service whose requests are matched out of band: it owns its record inbox.
+    A service whose requests are matched out of band: it owns its record subscription.
 
     .. warning:: Create it with :func:`mtrace_ros.create_traced_service` or
        through a :class:`mtrace_ros.TracedNode`, not with this constructor.
     """
 
-    mtrace_inbox: RequestInbox
+    #: The subscription to the service's request records, read on demand by the matcher.
+    mtrace_records: Subscription
     mtrace_matcher: RequestMatcher
+    mtrace_node: 'weakref.ref[Node]'
 
     def destroy(self) -> None:
-        """Destroy the service as ``Service.destroy`` does, and its record inbox."""
+        """Destroy the service as ``Service.destroy`` does, and its record subscription."""
         super().destroy()
-        self.mtrace_inbox.destroy()
+        _destroy_records(self.mtrace_node(), self.mtrace_records)
 
 
 def traced_service(
@@ -237,20 +246,34 @@ def traced_service(
             srv_type, srv_name, wrap(server_callback(node, srv_type, srv_name, callback)),
             **kwargs)
     name = _resolved(node, srv_name)
-    inbox = RequestInbox(node, request_record_topic(name))
+    logger = node.get_logger()
+    # Raw: records are read from their bytes (see wire.companion.decode_record).
+    records = create_side_subscription(
+        node, TraceRecord, request_record_topic(name), RECORD_QOS, raw=True)
     try:
-        matcher = RequestMatcher(node.get_logger(), name, inbox.take, inbox.wait, inbox.writers)
+        matcher = RequestMatcher(
+            logger, name,
+            taker(records, lambda ex: notices.report(
+                logger, name, _CANNOT_TAKE, f'{type(ex).__name__}: {ex}')),
+            waiter(node, records), records.get_publisher_count)
         headers = TakenHeaders()
         service = create_service_seeing_headers(
             node, srv_type, srv_name,
             wrap(_matched_callback(node, name, callback, matcher, headers)), headers, **kwargs)
     except BaseException:
-        inbox.destroy()
+        _destroy_records(node, records)
         raise
     service.__class__ = TracedService
-    service.mtrace_inbox = inbox
+    service.mtrace_records = records
     service.mtrace_matcher = matcher
+    service.mtrace_node = weakref.ref(node)
     return service
+
+
+def _destroy_records(node: Optional[Node], records: Subscription) -> None:
+    """Destroy a service's record subscription (a no-op once its node destroyed it)."""
+    if node is not None:
+        node.destroy_subscription(records)
 
 
 def _matched_callback(

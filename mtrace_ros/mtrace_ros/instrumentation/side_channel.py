@@ -6,7 +6,8 @@ callback per record would cost an executor round per record and let records
 and data race through the executor; instead the record subscription belongs
 to a callback group that never lets an executor wait on it or run it, and
 :func:`taker` takes its messages one by one from the middleware's queue
-(e.g. for a :class:`mtrace_ros.instrumentation.record_inbox.RecordInbox`).
+(e.g. for a :class:`mtrace_ros.instrumentation.record_inbox.RecordInbox`);
+:func:`waiter` waits for the next one without an executor.
 """
 
 import time
@@ -16,6 +17,7 @@ from typing import Optional
 from typing import Type
 
 from rclpy.callback_groups import CallbackGroup
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -42,12 +44,12 @@ def _never_called(msg: Any) -> None:
 
 
 def create_side_subscription(
-    node: Node, msg_type: Type, topic: str, qos: QoSProfile,
+    node: Node, msg_type: Type, topic: str, qos: QoSProfile, *, raw: bool = False,
 ) -> Subscription:
-    """Return a subscription of ``node`` whose messages only :func:`taker` takes."""
+    """Return a subscription of ``node`` whose messages only :func:`taker` takes (raw: bytes)."""
     # rclpy's own method: a TracedNode's would trace the subscription.
     return Node.create_subscription(
-        node, msg_type, topic, _never_called, qos, callback_group=NeverExecuted())
+        node, msg_type, topic, _never_called, qos, callback_group=NeverExecuted(), raw=raw)
 
 
 def taker(subscription: Subscription, on_error: Callable[[Exception], None]) -> Callable[[], Any]:
@@ -55,17 +57,28 @@ def taker(subscription: Subscription, on_error: Callable[[Exception], None]) -> 
     Return a function taking ``subscription``'s next message, or ``None`` when none waits.
 
     A message that cannot be taken (destroyed subscription, undecodable data)
-    is reported to ``on_error`` and ends the take: ``None``.
+    is reported to ``on_error`` and ends the take: ``None``. A raw
+    subscription's messages are taken as their serialized bytes.
     """
     def take_next() -> Optional[Any]:
         try:
             with subscription.handle:
-                taken = subscription.handle.take_message(subscription.msg_type, False)
+                taken = subscription.handle.take_message(subscription.msg_type, subscription.raw)
         except Exception as ex:  # InvalidHandle, RCLError: the take failed, the caller goes on
             on_error(ex)
             return None
         return None if taken is None else taken[0]
     return take_next
+
+
+def waiter(node: Node, subscription: Subscription) -> Callable[[int], None]:
+    """Return a function that waits until ``subscription`` has a message, at most the given ns."""
+    def wait(timeout_ns: int) -> None:
+        wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, node.context.handle)
+        with subscription.handle:
+            wait_set.add_subscription(subscription.handle)
+            wait_set.wait(timeout_ns)
+    return wait
 
 
 #: The longest a record writer waits, once its peer's service is there, for the record
