@@ -12,9 +12,11 @@ one: the message runs in the forged trace (a documented limit).
 import os
 
 from conftest import spin_until
+from conftest import wait_until
 from mtrace_msgs.msg import TraceRecord
 import mtrace_ros
 from mtrace_ros.core.context import TraceContext
+from mtrace_ros.instrumentation import companion_publisher
 from mtrace_ros.instrumentation import companion_subscription
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation import record_inbox
@@ -137,3 +139,55 @@ def test_a_forged_record_for_a_real_message_is_taken_as_its_trace(make_node, exe
     assert (context.trace_id, context.parent_span_id) == (trace.hex(), span.hex())
     # The real record of message 1 then waits unmatched; message 2 is matched exactly.
     assert _still_traced(scene, 'next')
+
+
+def test_a_record_that_cannot_be_published_never_costs_the_message(make_node, executor, rosout):
+    scene = Scene(make_node, executor, 'broken_records')
+    scene.publisher._records.destroy()  # its handle is gone: publishing a record raises
+    for data in ('delivered', 'again'):
+        scene.publish_traced(data)
+    assert spin_until(executor, lambda: len(scene.received) == 2)
+    assert [data for data, _ in scene.received] == ['delivered', 'again']
+    assert spin_until(executor, lambda: scene.said(rosout, companion_publisher.NO_RECORD))
+    assert len(scene.said(rosout, companion_publisher.NO_RECORD)) == 1  # rate-limited
+    key = (scene.talker.get_logger().name, scene.topic, companion_publisher.NO_RECORD)
+    assert notices.counts()[key] == 2
+
+
+# A MessageInfo as no rmw here gives it, handed to the subscription's callback as rclpy would.
+
+def _subscribe(node, topic, received):
+    return node.create_subscription(
+        String, topic, lambda msg: received.append((msg.data, mtrace_ros.current_trace())), 10)
+
+
+def test_a_message_whose_record_cannot_be_looked_for_runs_in_a_new_trace(make_node, rosout):
+    received = []
+    node = make_node(mtrace_ros.TracedNode, 'odd_info')
+    subscription = _subscribe(node, 'odd_info', received)
+    odd = {'publication_sequence_number': 1, 'publisher_gid': {'data': None}}
+    subscription.callback(String(data='odd'), odd)
+    ((data, context),) = received
+    assert data == 'odd' and context is not None and context.parent_span_id is None
+    key = (node.get_logger().name, '/odd_info', companion_subscription.UNMATCHED)
+    assert notices.counts()[key] == 1
+
+
+def test_a_graph_query_that_fails_keeps_the_publishers_known(make_node, monkeypatch):
+    """Without publisher_gid (Jazzy), the graph names the publisher; a dying node keeps it."""
+    monkeypatch.setattr(companion_subscription, 'GRAPH_REFRESH_NS', 0)  # read at every message
+    received = []
+    node = make_node(mtrace_ros.TracedNode, 'dying')
+    subscription = _subscribe(node, 'dying', received)
+    publisher = node.create_publisher(String, 'dying', 10)
+    roots = []
+    for data in ('one', 'two'):
+        with mtrace_ros.start_trace() as root:
+            publisher.publish(String(data=data))
+        roots.append(root)
+    assert wait_until(lambda: inbox_of(subscription).collect() == 2)
+    subscription.callback(String(data='one'), {'publication_sequence_number': 1})
+    node.destroy_node()  # its graph queries raise from now on
+    subscription.callback(String(data='two'), {'publication_sequence_number': 2})
+    assert [(data, context.trace_id, context.parent_span_id) for data, context in received] == [
+        (data, root.trace_id, root.span_id) for data, root in zip(('one', 'two'), roots)]

@@ -52,6 +52,7 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
 
+NO_RECORD = 'cannot publish a trace record; the message goes without one'
 _NO_GID = ('cannot find its own gid in the graph: its messages carry no trace records '
            '(subscribers start new traces)')
 
@@ -82,6 +83,7 @@ class CompanionPublisher(Publisher):
         self._sequence = 0
         self._publish_lock = threading.Lock()
         self._node: Optional['weakref.ref[Node]'] = None
+        self._logger: Any = None
 
     @property
     def mtrace_gid(self) -> Optional[bytes]:
@@ -105,13 +107,17 @@ class CompanionPublisher(Publisher):
         with self._publish_lock:  # record order and sequence numbers follow the writer's
             sequence = self._sequence + 1
             key = RecordKey(self._gid, sequence)
-            readers = self._route.readers()
-            if readers is None:
-                self._records.publish(encode_record(context, key))
-            else:
-                record = in_process_record(context, key, time.time_ns())
-                for put in readers:
-                    put(record)
+            try:
+                readers = self._route.readers()
+                if readers is None:
+                    self._records.publish(encode_record(context, key))
+                else:
+                    record = in_process_record(context, key, time.time_ns())
+                    for put in readers:
+                        put(record)
+            except Exception as ex:  # the message goes out all the same, untraced
+                notices.report(self._logger, self.mtrace_topic, NO_RECORD,
+                               f'{type(ex).__name__}: {ex}')
             super().publish(msg)
             self._sequence = sequence
 
@@ -125,6 +131,7 @@ class CompanionPublisher(Publisher):
 
     def _attach(self, node: Node, records: Publisher, gid: bytes, route: LocalRoute) -> None:
         self._node = weakref.ref(node)
+        self._logger = node.get_logger()
         self._gid = gid
         self._route = route
         self._records = records

@@ -78,6 +78,7 @@ NO_SEQUENCE = ('the middleware gives no publication sequence numbers: messages c
 AMBIGUOUS = ("a message cannot be told from another publisher's (this rclpy gives no "
              'publisher_gid): starting a new trace linked to each candidate record')
 DROPPED = 'trace records that matched no message were dropped'
+UNMATCHED = 'cannot look for the trace record of a message; starting a new trace'
 #: Set on a wrapped callback: the companion subscription to destroy with its data subscription.
 RECORDS_ATTRIBUTE = '_mtrace_records'
 #: Set on a wrapped callback: its record inbox.
@@ -144,7 +145,11 @@ class _Matcher:
         self, received: Any, info: Tuple[Any, ...],
     ) -> Tuple[TraceContext, Any, Optional[spans.Span]]:
         """Open the message's receive span: a child of its record's, or a new trace."""
-        record, candidates = self._match(info[0] if info else None)
+        try:
+            record, candidates = self._match(info[0] if info else None)
+        except Exception as ex:  # the message is handed over whatever went wrong here
+            notices.report(self._logger, self._topic, UNMATCHED, f'{type(ex).__name__}: {ex}')
+            record, candidates = None, []
         parent = None if record is None else record.context
         if record is not None and record.problem is not None:
             kind = record.problem.kind
@@ -209,9 +214,12 @@ class _Matcher:
         if age >= GRAPH_REFRESH_NS or (self._stale and age >= GRAPH_RECHECK_NS):
             self._publishers_at = now
             self._stale = False
+            try:
+                endpoints = self._node.get_publishers_info_by_topic(self._topic)
+            except Exception:  # a node being destroyed: keep what was known
+                return self._publishers
             self._publishers = tuple(
-                bytes(endpoint.endpoint_gid)[:GID_SIZE]
-                for endpoint in self._node.get_publishers_info_by_topic(self._topic))
+                bytes(endpoint.endpoint_gid)[:GID_SIZE] for endpoint in endpoints)
         return self._publishers
 
 
