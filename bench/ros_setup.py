@@ -26,7 +26,6 @@ from harness import median_row
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.instrumentation import tasks
-from mtrace_ros.instrumentation.companion_subscription import records_of
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -222,14 +221,11 @@ def wait_matched(publisher: Any, count: int = 1, timeout_sec: float = DEADLINE_S
 
 
 def destroy(node: Node, *entities: Optional[Any]) -> None:
-    """Destroy publishers and subscriptions a benchmark created (and companion subscriptions)."""
+    """Destroy publishers and subscriptions a benchmark created (with their companions)."""
     for entity in entities:
         if entity is None:
             continue
         if isinstance(entity, Subscription):
-            records = records_of(entity)  # a plain Node does not know it (a TracedNode does)
             node.destroy_subscription(entity)
-            if records is not None:
-                node.destroy_subscription(records)
         else:
             node.destroy_publisher(entity)

@@ -359,6 +359,28 @@ def test_destroying_endpoints_destroys_their_companions(make_node):
     assert list(node.subscriptions) == []
 
 
+def _record_readers(node, topic):
+    return [(info.node_name, info.topic_type)
+            for info in node.get_subscriptions_info_by_topic(f'{topic}/_mtrace')]
+
+
+@pytest.mark.parametrize('node_class', [Node, mtrace_ros.TracedNode])
+def test_destroying_a_traced_subscription_destroys_its_companion_on_any_node(
+        make_node, node_class):
+    node = make_node(node_class, 'plain_destroyer')
+    reader = make_node(Node, 'graph_reader')
+    subscription = mtrace_ros.create_traced_subscription(
+        node, String, 'plain_gone', lambda msg: None, 10)
+    kept = mtrace_ros.create_traced_subscription(node, String, 'kept', lambda msg: None, 10)
+    assert wait_until(lambda: _record_readers(reader, '/plain_gone') == [
+        ('plain_destroyer', 'mtrace_msgs/msg/TraceRecord')])
+    assert node.destroy_subscription(subscription)
+    assert wait_until(lambda: _record_readers(reader, '/plain_gone') == [])
+    assert [s.topic_name for s in node.subscriptions] == ['/kept/_mtrace', '/kept']
+    assert node.destroy_subscription(kept) and list(node.subscriptions) == []
+    node.destroy_node()  # nothing left to destroy twice
+
+
 def test_excluded_topics_from_the_environment_stay_plain(make_node, monkeypatch):
     monkeypatch.setenv('MTRACE_EXCLUDE_TOPICS', ' /robot/cloud , other')
     node = make_node(mtrace_ros.TracedNode, 'exclude', namespace='robot')

@@ -44,6 +44,7 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 from typing import Union
+import weakref
 
 from mtrace_msgs.msg import TraceRecord
 from mtrace_ros.core.context import TraceContext
@@ -258,3 +259,29 @@ def records_of(subscription: Subscription) -> Optional[Subscription]:
 def inbox_of(subscription: Subscription) -> Optional[RecordInbox]:
     """Return the record inbox of a traced data subscription, if it has one."""
     return getattr(subscription.callback, INBOX_ATTRIBUTE, None)
+
+
+class CompanionSubscription(Subscription):
+    """
+    A data subscription of the companion route: destroying it destroys its record subscription.
+
+    rclpy's ``create_subscription`` has no class hook: :func:`owning_its_records`
+    gives the subscription it made this class (it adds no state but its node).
+    """
+
+    _mtrace_node: 'weakref.ref[Node]'
+
+    def destroy(self) -> None:
+        """Destroy the subscription as rclpy does, then its record subscription."""
+        super().destroy()
+        node, records = self._mtrace_node(), records_of(self)
+        if node is not None and records is not None:
+            node.destroy_subscription(records)  # a no-op once the node destroyed it
+
+
+def owning_its_records(node: Node, subscription: Subscription) -> Subscription:
+    """Make ``subscription`` (just made by ``node``) destroy its record subscription with it."""
+    if records_of(subscription) is not None and type(subscription) is Subscription:
+        subscription.__class__ = CompanionSubscription
+        subscription._mtrace_node = weakref.ref(node)
+    return subscription

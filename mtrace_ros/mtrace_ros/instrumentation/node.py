@@ -15,7 +15,7 @@ from mtrace_ros.instrumentation.callbacks import in_node
 from mtrace_ros.instrumentation.callbacks import is_wrapped
 from mtrace_ros.instrumentation.companion_publisher import create_companion_publisher
 from mtrace_ros.instrumentation.companion_subscription import companion_callback
-from mtrace_ros.instrumentation.companion_subscription import records_of
+from mtrace_ros.instrumentation.companion_subscription import owning_its_records
 from mtrace_ros.instrumentation.publisher import TracedPublisher
 from mtrace_ros.instrumentation.publisher import watched
 from mtrace_ros.instrumentation.publishing import publisher_class_for
@@ -161,16 +161,8 @@ class TracedNode(Node):
         elif way == routing.COMPANION:
             callback = companion_callback(
                 self, routing.resolved_name(self, topic), callback, qos_profile)
-        subscription = super().create_subscription(
-            msg_type, topic, callback, qos_profile, **kwargs)
+        subscription = owning_its_records(self, super().create_subscription(
+            msg_type, topic, callback, qos_profile, **kwargs))
         if way != routing.UNTRACED:
             layout_check.check(self, subscription.topic_name)
         return subscription
-
-    def destroy_subscription(self, subscription: Subscription) -> bool:
-        """Destroy a subscription as ``Node`` does, and its companion subscription if any."""
-        records = records_of(subscription)
-        destroyed = super().destroy_subscription(subscription)
-        if records is not None:
-            super().destroy_subscription(records)
-        return destroyed

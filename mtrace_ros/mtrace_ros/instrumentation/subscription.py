@@ -23,6 +23,7 @@ from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.callbacks import traced_callback
 from mtrace_ros.instrumentation.callbacks import Unpack
 from mtrace_ros.instrumentation.companion_subscription import companion_callback
+from mtrace_ros.instrumentation.companion_subscription import owning_its_records
 from mtrace_ros.instrumentation.replay import ReplayDetector
 from mtrace_ros.wire import envelope
 from mtrace_ros.wire.message_types import header_field
@@ -115,7 +116,8 @@ def create_traced_subscription(
         callback = companion_callback(
             node, routing.resolved_name(node, topic), callback, qos_profile)
     if way != routing.ENVELOPE:
-        subscription = node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+        subscription = owning_its_records(
+            node, node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs))
         layout_check.check(node, subscription.topic_name)
         return subscription
     resolved = routing.resolved_name(node, topic)
