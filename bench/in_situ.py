@@ -31,6 +31,7 @@ from typing import List
 
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
+from ros_setup import bench_domain
 from ros_setup import DEADLINE_SEC
 from ros_setup import new_topic
 from ros_setup import qos
@@ -132,7 +133,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument('--threaded', action='store_true',
                         help='spin the executor in a second thread (as group 2)')
     args = parser.parse_args(argv)
-    os.environ.setdefault('ROS_DOMAIN_ID', str(120 + os.getpid() % 100))
+    os.environ.setdefault('ROS_DOMAIN_ID', str(bench_domain()))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_LOG_DIR'] = tempfile.mkdtemp(prefix='mtrace-bench-log-')
     session = Session()

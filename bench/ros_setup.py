@@ -26,6 +26,7 @@ from harness import median_row
 from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.instrumentation import tasks
+from mtrace_ros.testing.domains import pick_domain
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -40,6 +41,11 @@ DEADLINE_SEC = 10.0
 _NS_PER_SEC = 1_000_000_000
 
 _topic_counter = itertools.count()
+
+
+def bench_domain() -> int:
+    """Return the run's ROS domain id: of ``MTRACE_TEST_DOMAINS=LO-HI`` if set, else 120-219."""
+    return pick_domain('120-219')
 
 
 def qos(depth: int) -> QoSProfile:

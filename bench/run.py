@@ -33,6 +33,7 @@ import logging_cost
 import otel_bridge
 import publish_cost
 from rclpy.utilities import get_rmw_implementation_identifier
+from ros_setup import bench_domain
 from ros_setup import Session
 import service_cost
 import sinks
@@ -58,7 +59,7 @@ GROUPS: Dict[str, Callable[..., List[Row]]] = {
 
 def _isolate() -> None:
     """Give the run a ROS domain of its own, localhost discovery and a throwaway log dir."""
-    os.environ['ROS_DOMAIN_ID'] = str(120 + os.getpid() % 100)
+    os.environ['ROS_DOMAIN_ID'] = str(bench_domain())
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ.pop('ROS_STATIC_PEERS', None)
     os.environ['ROS_LOG_DIR'] = tempfile.mkdtemp(prefix='mtrace-bench-log-')

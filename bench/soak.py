@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import os
 import pathlib
-import random
 import signal
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from mtrace_ros.demo.run import NodeProcess
 from mtrace_ros.demo.run import run_tree
 from mtrace_ros.demo.run import STOP_TIMEOUT_SEC
 from mtrace_ros.demo.topology import NODES
+from mtrace_ros.testing.domains import pick_domain
 
 #: Below this a run is a quick check, not a soak (the reliability issue's bound).
 SOAK_MIN_SEC = 60.0
@@ -129,7 +129,7 @@ def _left_behind(marker: str) -> List[int]:
 
 def _isolate() -> str:
     """Give the children a ROS domain of their own, localhost discovery and a marker."""
-    os.environ['ROS_DOMAIN_ID'] = str(random.randint(110, 200))
+    os.environ['ROS_DOMAIN_ID'] = str(pick_domain('110-200'))  # or MTRACE_TEST_DOMAINS
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ.pop('ROS_STATIC_PEERS', None)
     os.environ[MARKER] = uuid.uuid4().hex

@@ -32,6 +32,7 @@ from mtrace_ros.export.schema import record_to_dict
 from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.testing import InMemorySpanExporter
+from mtrace_ros.testing.domains import pick_domain
 from nodes.action_node import Counter  # noqa: I100 (test-local module)
 import pytest
 from rcl_interfaces.msg import Log
@@ -98,11 +99,9 @@ def next_domain_id() -> int:
     Return a domain id unlikely to be used by another test run on this machine.
 
     ``MTRACE_TEST_DOMAINS=LO-HI`` confines a run to those ids, for test runs
-    that go on side by side on one machine.
+    that go on side by side on one machine (default 1-100).
     """
-    low, _, high = os.environ.get('MTRACE_TEST_DOMAINS', '1-100').partition('-')
-    span = int(high) - int(low) + 1
-    return int(low) + (os.getpid() * 31 + next(_domain_counter)) % span
+    return pick_domain('1-100', next(_domain_counter))
 
 
 @pytest.fixture
