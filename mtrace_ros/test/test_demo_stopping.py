@@ -1,0 +1,114 @@
+"""
+Demo nodes stop, and exit 0, on SIGINT or SIGTERM wherever the signal finds them.
+
+Under load, a node that got SIGINT while it still imported lost the
+KeyboardInterrupt (raised inside importlib's weakref callback, "Exception
+ignored") and spun on until the runner killed it; others exited 1 on rclpy's
+own shutdown racing theirs. These tests send the signals at those moments:
+during start-up, and with service calls and action goals in flight or done.
+"""
+
+import io
+import os
+import signal
+import threading
+import time
+
+from conftest import DEADLINE_SEC
+from conftest import wait_until
+
+from mtrace_msgs.msg import TracedString
+from mtrace_ros.demo.run import _command
+from mtrace_ros.demo.run import NodeProcess
+from mtrace_ros.demo.topology import node_named
+from mtrace_ros.demo.topology import NODES
+import pytest
+
+#: The signal each node gets in the in-flight test: ros2 launch's SIGTERM for one of them.
+STOPS = {'d': signal.SIGINT, 'e': signal.SIGINT, 'f': signal.SIGTERM}
+
+
+class Tree:
+    """Demo nodes started as ``make demo`` starts them; their merged output."""
+
+    def __init__(self, names, tmp_path) -> None:
+        self.out = io.StringIO()
+        lock = threading.Lock()
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        self.nodes = {}
+        for name in names:
+            spec = node_named(name)
+            node_env = dict(env, MTRACE_SINKS=f'jsonl:{tmp_path / name}.jsonl,topic')
+            self.nodes[name] = NodeProcess(
+                spec, NODES.index(spec) + 1, _command(spec, 20.0), node_env, self.out, lock)
+
+    def output(self) -> str:
+        return self.out.getvalue()
+
+    def stop(self, signals) -> dict:
+        """Send each node its signal; return the exit codes (-9: killed at the deadline)."""
+        for name, sig in signals.items():
+            self.nodes[name].popen.send_signal(sig)
+        deadline = time.monotonic() + DEADLINE_SEC
+        return {name: node.reap(deadline) for name, node in self.nodes.items()}
+
+
+@pytest.fixture
+def tree(domain_id, tmp_path):
+    started = []
+
+    def start(names):
+        started.append(Tree(names, tmp_path))
+        return started[-1]
+    yield start
+    for each in started:
+        for node in each.nodes.values():
+            node.popen.kill()
+            node.popen.wait()
+
+
+def test_nodes_stopped_while_they_still_start_exit_0(tree):
+    nodes = tree([spec.name for spec in NODES])
+    codes = nodes.stop(dict.fromkeys(nodes.nodes, signal.SIGINT))
+    assert codes == dict.fromkeys(nodes.nodes, 0), nodes.output()
+    assert 'Traceback' not in nodes.output()
+
+
+@pytest.mark.parametrize('in_flight', [True, False], ids=['calls_in_flight', 'idle'])
+def test_nodes_stop_with_calls_and_goals_in_flight_or_idle(tree, make_node, in_flight):
+    """Stop d, e and f: for each message the test sends, e calls d's service, f sends a goal."""
+    nodes = tree(['d', 'e', 'f'])
+    sender = make_node(name='stop_test_sender')
+    to_e = sender.create_publisher(TracedString, '/demo/b_to_e', 10)
+    to_f = sender.create_publisher(TracedString, '/demo/c_to_f', 10)
+
+    def send() -> None:
+        to_e.publish(TracedString(data='x'))
+        to_f.publish(TracedString(data='x'))
+
+    def answered() -> bool:
+        send()
+        output = nodes.output()
+        return 'd answered' in output and 'd counted to' in output
+    assert wait_until(answered, timeout_sec=2 * DEADLINE_SEC), nodes.output()
+    if not in_flight:
+        # Idle: every node sits in the middleware's wait (e and f have no timer).
+        codes = nodes.stop(STOPS)
+    else:
+        sending = threading.Event()
+
+        def keep_sending() -> None:
+            while not sending.wait(0.005):
+                send()
+        sender_thread = threading.Thread(target=keep_sending)
+        sender_thread.start()
+        try:
+            # The signals find calls and goals under way: d is busy with them.
+            handled = nodes.output().count('counting to')
+            assert wait_until(lambda: nodes.output().count('counting to') >= handled + 3)
+            codes = nodes.stop(STOPS)
+        finally:
+            sending.set()
+            sender_thread.join()
+    assert codes == {'d': 0, 'e': 0, 'f': 0}, nodes.output()
+    assert 'Traceback' not in nodes.output()
