@@ -5,7 +5,8 @@ Under load, a node that got SIGINT while it still imported lost the
 KeyboardInterrupt (raised inside importlib's weakref callback, "Exception
 ignored") and spun on until the runner killed it; others exited 1 on rclpy's
 own shutdown racing theirs. These tests send the signals at those moments:
-during start-up, and with service calls and action goals in flight or done.
+during start-up, idle in the middleware's wait, and with service calls and action
+goals in flight.
 """
 
 import io
