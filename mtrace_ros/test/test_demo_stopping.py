@@ -18,7 +18,7 @@ import time
 from conftest import DEADLINE_SEC
 from conftest import wait_until
 
-from mtrace_msgs.msg import TracedString
+from mtrace_ros.demo.nodes import message_type
 from mtrace_ros.demo.run import _command
 from mtrace_ros.demo.run import NodeProcess
 from mtrace_ros.demo.topology import node_named
@@ -76,12 +76,12 @@ def test_nodes_stop_idle_and_mid_call_and_mid_goal(tree, make_node):
     """For each message the test sends, e calls d's service and f sends d a goal; c idles."""
     nodes = tree(['c', 'd', 'e', 'f'])
     sender = make_node(name='stop_test_sender')
-    to_e = sender.create_publisher(TracedString, '/demo/b_to_e', 10)
-    to_f = sender.create_publisher(TracedString, '/demo/c_to_f', 10)
+    publishers = [sender.create_publisher(message_type(topic), topic, 10)
+                  for topic in ('/demo/b_to_e', '/demo/c_to_f')]
 
     def send() -> None:
-        to_e.publish(TracedString(data='x'))
-        to_f.publish(TracedString(data='x'))
+        for publisher in publishers:
+            publisher.publish(publisher.msg_type(data='x'))
 
     def answered() -> bool:
         send()
