@@ -42,7 +42,6 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
 import rclpy.logging
-from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from std_msgs.msg import String
 
@@ -250,22 +249,28 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
         return  # stopped while it still imported: nothing started, nothing to stop
     spec = node_named(name)
     _stop_when_runner_dies()
-    # not `with`: rclpy 7 (Jazzy) init returns no context manager
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    # rclpy's own handler stays too (it shuts the context down at once; without it,
+    # test_recordings' span-topic comparison failed now and then). It may do so under
+    # a node still starting, or between try_shutdown's check and its shutdown.
+    rclpy.init(args=args)  # not `with`: rclpy 7 (Jazzy) init returns no context manager
     try:
         try:
-            node = _NODE_CLASSES.get(name, TreeNode)(spec)
-        except BadParameter as ex:
-            rclpy.logging.get_logger(name).fatal(str(ex))
-            sys.exit(2)
-        try:
-            stop.spin(node)
-        except ExternalShutdownException:
-            pass
+            try:
+                node = _NODE_CLASSES.get(name, TreeNode)(spec)
+            except BadParameter as ex:
+                rclpy.logging.get_logger(name).fatal(str(ex))
+                sys.exit(2)
+            try:
+                stop.spin(node)
+            except ExternalShutdownException:
+                pass
+            finally:
+                node.destroy_node()
         finally:
-            node.destroy_node()
-    finally:
-        rclpy.try_shutdown()
+            rclpy.try_shutdown()
+    except Exception:
+        if not stop.asked:
+            raise  # a stop makes rclpy's calls fail with "context is not valid": not an error
 
 
 def _stop_when_runner_dies() -> None:

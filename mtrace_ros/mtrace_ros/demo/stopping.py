@@ -8,7 +8,8 @@ message conversion it becomes a RuntimeError or SystemError, which any
 ``except Exception`` on the way takes for an ordinary error. Lost, it left
 nodes spinning until the runner killed them. rclpy's own handler also shuts
 the context down from a C++ thread, racing the node's construction ("context
-is not valid") and its own ``try_shutdown`` ("rcl_shutdown already called").
+is not valid") and its own ``try_shutdown`` ("rcl_shutdown already called"):
+the node takes such failures, once a stop was asked, for the stop.
 
 So a demo node takes both signals itself (:class:`StopSignals`): the Python
 handler only sets a flag. Python runs it in the main thread, which may be
@@ -101,6 +102,5 @@ class StopSignals:
             while not self.asked and node.context.ok():
                 executor.spin_once()
         finally:
-            wake, self._wake = self._wake, None
-            node.destroy_guard_condition(wake)
+            self._wake = None
             executor.shutdown(timeout_sec=0)
