@@ -6,7 +6,8 @@ KeyboardInterrupt (raised inside importlib's weakref callback, "Exception
 ignored") and spun on until the runner killed it; others exited 1 on rclpy's
 own shutdown racing theirs. These tests send the signals at those moments:
 during start-up, idle in the middleware's wait, and with service calls and action
-goals in flight.
+goals in flight. A node stopped so delivers every span it ended on the span
+topic: its topic sink is flushed before the context shuts down.
 """
 
 import io
@@ -16,23 +17,32 @@ import threading
 import time
 
 from conftest import DEADLINE_SEC
+from conftest import spin_until
 from conftest import wait_until
 
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.analysis.records import read_records
+from mtrace_ros.core.settings import ENV_SINK_BATCH_SIZE
+from mtrace_ros.core.settings import ENV_SINK_SCHEDULE_DELAY_MS
 from mtrace_ros.demo.nodes import message_type
 from mtrace_ros.demo.run import _command
 from mtrace_ros.demo.run import NodeProcess
 from mtrace_ros.demo.topology import node_named
 from mtrace_ros.demo.topology import NODES
+from mtrace_ros.export.schema import record_from_message
+from mtrace_ros.export.schema import SPAN_QOS
+from mtrace_ros.export.schema import SPAN_TOPIC
+from mtrace_ros.export.schema import SpanRecord
 import pytest
 
 
 class Tree:
     """Demo nodes started as ``make demo`` starts them; their merged output."""
 
-    def __init__(self, names, tmp_path) -> None:
+    def __init__(self, names, tmp_path, **env_vars) -> None:
         self.out = io.StringIO()
         lock = threading.Lock()
-        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        env = dict(os.environ, PYTHONUNBUFFERED='1', **env_vars)
         self.nodes = {}
         for name in names:
             spec = node_named(name)
@@ -55,8 +65,8 @@ class Tree:
 def tree(domain_id, tmp_path):
     started = []
 
-    def start(names):
-        started.append(Tree(names, tmp_path))
+    def start(names, **env_vars):
+        started.append(Tree(names, tmp_path, **env_vars))
         return started[-1]
     yield start
     for each in started:
@@ -109,3 +119,38 @@ def test_nodes_stop_idle_and_mid_call_and_mid_goal(tree, make_node):
         sender_thread.join()
     assert codes == {'c': 0, 'd': 0, 'e': 0, 'f': 0}, nodes.output()
     assert 'Traceback' not in nodes.output()
+
+
+def _key(record: SpanRecord) -> tuple:
+    return record.trace_id, record.span_id
+
+
+#: The root's topic sink exports in batches of this size only (no schedule): the
+#: spans of the last, unfilled batch leave only if the stop flushes them.
+BATCH = 7
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_node_delivers_every_span_it_ended_on_the_span_topic(
+        tree, make_node, executor, tmp_path, sig):
+    listener = make_node(name='stop_test_span_listener')
+    received = set()
+    listener.create_subscription(
+        SpanMsg, SPAN_TOPIC, lambda msg: received.add(_key(record_from_message(msg))), SPAN_QOS)
+    executor.add_node(listener)
+    nodes = tree(['a'], **{ENV_SINK_BATCH_SIZE: str(BATCH), ENV_SINK_SCHEDULE_DELAY_MS: '600000'})
+
+    def ticks() -> int:
+        return nodes.output().count('new input, starting a trace')
+    # A first batch shows the sink's publisher reaches the listener; then stop the node
+    # with spans queued (one per tick: nobody subscribes to a's topics here).
+    assert spin_until(executor, lambda: len(received) >= BATCH), nodes.output()
+    assert spin_until(executor, lambda: ticks() - len(received) >= 3), nodes.output()
+    assert nodes.stop({'a': sig}) == {'a': 0}, nodes.output()
+    records, bad = read_records((tmp_path / 'a.jsonl').read_bytes().splitlines())
+    assert not bad
+    ended = {_key(record) for record in records}
+    assert len(ended) % BATCH, 'every span left in a full batch: nothing was queued'
+    spin_until(executor, lambda: ended <= received)
+    assert ended - received == set(), nodes.output()
+    assert received == ended

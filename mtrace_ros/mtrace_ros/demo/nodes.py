@@ -42,6 +42,7 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
 import rclpy.logging
+from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from std_msgs.msg import String
 
@@ -241,7 +242,9 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
     while the release timer runs (the awaited future wakes it up). The node
     takes the stop signals itself, instead of rclpy (see
     :mod:`mtrace_ros.demo.stopping`): it stops promptly, and exits 0, wherever
-    the signal lands.
+    the signal lands; and it stops in order, so its span topic sink delivers
+    every span before the context shuts down (rclpy's handler would shut it
+    down at once, under the sink).
     """
     stop = StopSignals()
     stop.install()
@@ -249,28 +252,22 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
         return  # stopped while it still imported: nothing started, nothing to stop
     spec = node_named(name)
     _stop_when_runner_dies()
-    # rclpy's own handler stays too (it shuts the context down at once; without it,
-    # test_recordings' span-topic comparison failed now and then). It may do so under
-    # a node still starting, or between try_shutdown's check and its shutdown.
-    rclpy.init(args=args)  # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         try:
-            try:
-                node = _NODE_CLASSES.get(name, TreeNode)(spec)
-            except BadParameter as ex:
-                rclpy.logging.get_logger(name).fatal(str(ex))
-                sys.exit(2)
-            try:
-                stop.spin(node)
-            except ExternalShutdownException:
-                pass
-            finally:
-                node.destroy_node()
+            node = _NODE_CLASSES.get(name, TreeNode)(spec)
+        except BadParameter as ex:
+            rclpy.logging.get_logger(name).fatal(str(ex))
+            sys.exit(2)
+        try:
+            stop.spin(node)
+        except ExternalShutdownException:
+            pass
         finally:
-            rclpy.try_shutdown()
-    except Exception:
-        if not stop.asked:
-            raise  # a stop makes rclpy's calls fail with "context is not valid": not an error
+            node.destroy_node()  # a TracedNode: its topic sink delivers what it queues first
+    finally:
+        rclpy.try_shutdown()
 
 
 def _stop_when_runner_dies() -> None:

@@ -6,10 +6,11 @@ thread happens to be. In a weakref callback (importlib's module locks, during
 any import) Python prints "Exception ignored" and goes on; in rclpy's C++
 message conversion it becomes a RuntimeError or SystemError, which any
 ``except Exception`` on the way takes for an ordinary error. Lost, it left
-nodes spinning until the runner killed them. rclpy's own handler also shuts
-the context down from a C++ thread, racing the node's construction ("context
-is not valid") and its own ``try_shutdown`` ("rcl_shutdown already called"):
-the node takes such failures, once a stop was asked, for the stop.
+nodes spinning until the runner killed them. rclpy's own handler (off in a
+demo node) shuts the context down at once, from a C++ thread: it races the
+node's construction ("context is not valid") and ``try_shutdown``
+("rcl_shutdown already called"), and a span topic sink can then deliver
+nothing more of what it still queues.
 
 So a demo node takes both signals itself (:class:`StopSignals`): the Python
 handler only sets a flag. Python runs it in the main thread, which may be
@@ -19,7 +20,9 @@ triggers a guard condition, which wakes the executor; the spin loop ends
 when the flag is set. A node is started with both signals blocked
 (:func:`stop_signals_blocked`, in the runner) and unblocks them once its
 handler is in place: a stop asked while it still imports is delivered then,
-not lost.
+not lost. Its stop is then in order: the node is destroyed (a
+:class:`mtrace_ros.TracedNode` first lets its topic sinks deliver), then the
+context is shut down.
 """
 
 import contextlib

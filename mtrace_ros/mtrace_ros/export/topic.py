@@ -25,6 +25,7 @@ from mtrace_ros.export.schema import SPAN_QOS
 from mtrace_ros.export.schema import SPAN_TOPIC
 from mtrace_ros.export.schema import SpanRecord
 from rclpy.context import Context
+from rclpy.duration import Duration
 from rclpy.node import Node
 
 
@@ -57,6 +58,23 @@ class TopicExporter:
         # Destroying a node from the context's own shutdown callbacks hangs on Jazzy.
         self._context_ending = True
 
+    def _context_ok(self) -> bool:
+        """
+        Return whether the context still runs, without its lock.
+
+        ``Context.ok()`` waits for the context's lock, which a thread shutting
+        it down holds while it destroys the nodes: one of them may be waiting
+        for this exporter's flush (:meth:`.TracedNode.destroy_node`).
+        """
+        handle = self.context.handle
+        if self._context_ending or handle is None:
+            return False
+        try:
+            with handle:
+                return handle.ok()
+        except Exception:  # destroyed: not running
+            return False
+
     def export(self, records: Sequence[SpanRecord]) -> bool:
         """
         Publish one message per record.
@@ -68,7 +86,7 @@ class TopicExporter:
             raise ForkedChildError(
                 "a forked child cannot publish through its parent's rclpy context and "
                 'middleware')
-        if not self.context.ok():
+        if not self._context_ok():
             raise QuietDrop()
         published = 0
         problem: Optional[Exception] = None
@@ -76,7 +94,7 @@ class TopicExporter:
             try:
                 self._publisher.publish(record_to_message(record))
             except Exception as ex:
-                if not self.context.ok():  # the context shut down meanwhile
+                if not self._context_ok():  # the context shut down meanwhile
                     raise QuietDrop(published) from None
                 problem = problem or ex
             else:
@@ -87,9 +105,21 @@ class TopicExporter:
 
     def shutdown(self) -> None:
         """Destroy the exporter's node (if its context still runs, in this process)."""
-        if not self._context_ending and os.getpid() == self._pid and self.context.ok():
+        if os.getpid() == self._pid and self._context_ok():
             self._node.destroy_node()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Return True: messages are handed to the middleware when exported."""
-        return True
+        """
+        Wait until every subscriber acknowledged what was published; return whether it did.
+
+        Messages are handed to the middleware when exported, but a reliable
+        sample a subscriber has not acknowledged yet is lost if the publisher
+        goes away (its node destroyed, the process ending): a node stopping
+        in order flushes its sinks before it shuts its context down.
+        """
+        if self._context_ending or os.getpid() != self._pid:
+            return False
+        try:
+            return self._publisher.wait_for_all_acked(Duration(nanoseconds=timeout_millis * 10**6))
+        except Exception:  # destroyed meanwhile: nothing more can be delivered
+            return False
