@@ -39,7 +39,7 @@ import pytest
 class Tree:
     """Demo nodes started as ``make demo`` starts them; their merged output."""
 
-    def __init__(self, names, tmp_path, **env_vars) -> None:
+    def __init__(self, names, tmp_path, rate=20.0, **env_vars) -> None:
         self.out = io.StringIO()
         lock = threading.Lock()
         env = dict(os.environ, PYTHONUNBUFFERED='1', **env_vars)
@@ -48,7 +48,7 @@ class Tree:
             spec = node_named(name)
             node_env = dict(env, MTRACE_SINKS=f'jsonl:{tmp_path / name}.jsonl,topic')
             self.nodes[name] = NodeProcess(
-                spec, NODES.index(spec) + 1, _command(spec, 20.0), node_env, self.out, lock)
+                spec, NODES.index(spec) + 1, _command(spec, rate), node_env, self.out, lock)
 
     def output(self) -> str:
         return self.out.getvalue()
@@ -65,8 +65,8 @@ class Tree:
 def tree(domain_id, tmp_path):
     started = []
 
-    def start(names, **env_vars):
-        started.append(Tree(names, tmp_path, **env_vars))
+    def start(names, **kwargs):
+        started.append(Tree(names, tmp_path, **kwargs))
         return started[-1]
     yield start
     for each in started:
@@ -127,7 +127,10 @@ def _key(record: SpanRecord) -> tuple:
 
 #: The root's topic sink exports in batches of this size only (no schedule): the
 #: spans of the last, unfilled batch leave only if the stop flushes them.
-BATCH = 7
+BATCH = 8
+#: Traces (one span each) the root starts per second: slow enough that the few ticks
+#: between the test's look and the stop cannot fill the batch under way.
+RATE_HZ = 4.0
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
@@ -138,7 +141,8 @@ def test_a_stopped_node_delivers_every_span_it_ended_on_the_span_topic(
     listener.create_subscription(
         SpanMsg, SPAN_TOPIC, lambda msg: received.add(_key(record_from_message(msg))), SPAN_QOS)
     executor.add_node(listener)
-    nodes = tree(['a'], **{ENV_SINK_BATCH_SIZE: str(BATCH), ENV_SINK_SCHEDULE_DELAY_MS: '600000'})
+    nodes = tree(['a'], rate=RATE_HZ, **{
+        ENV_SINK_BATCH_SIZE: str(BATCH), ENV_SINK_SCHEDULE_DELAY_MS: '600000'})
 
     def ticks() -> int:
         return nodes.output().count('new input, starting a trace')

@@ -155,8 +155,8 @@ class PoolNode(TreeNode):
         self.forward(result)
 
     def destroy_node(self) -> None:
-        """Stop the pool with the node."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the pool with the node; work under way ends (its span too) before sinks flush."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
         super().destroy_node()
 
 
