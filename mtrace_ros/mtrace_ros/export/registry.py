@@ -94,6 +94,7 @@ def _create(entry: SinkSpec, node: Optional[Node]) -> BatchSpanProcessor:
                 f'span sink {entry}: needs an initialized rclpy context '
                 '(call rclpy.init() first, or pass node=)')
         processor = BatchSpanProcessor(TopicExporter(context, entry.target))
+        # Too late to publish then: an orderly stop flushed it first (flush_before_shutdown).
         context.on_shutdown(lambda: remove_sink(processor, timeout_sec=0.0))
     elif entry.kind == JSONL:
         processor = BatchSpanProcessor(JsonLinesExporter(entry.target))

@@ -6,8 +6,11 @@ node that configured it (hidden: its name starts with ``_``). It ignores
 global ROS arguments, so the ``-r __node:=...`` and topic remappings meant
 for the user's node do not rename it or its topic. The span message has no
 trace header and the publisher is a plain rclpy one, so publishing spans is
-never traced and never records spans. Once the context has shut down, batches
-are dropped and counted without a warning (the registry closes the sink).
+never traced and never records spans. A :class:`mtrace_ros.TracedNode` being
+destroyed first flushes the topic sinks of its context (queue exported, every
+sample acknowledged: a sample not yet acknowledged dies with its publisher).
+Once the context has shut down, batches are dropped and counted without a
+warning (the registry closes the sink).
 Counts are exact: a batch says how many of its records were published. In a
 forked child the exporter publishes nothing (the middleware's threads stayed in
 the parent): its spans are dropped and counted, with one warning.
