@@ -74,28 +74,6 @@ def test_a_user_exporter_receives_every_span_in_batches(seam, monkeypatch):
     assert (stats.exported, stats.dropped, stats.queued) == (3, 0, 0)
 
 
-class FlushingExporter(ListExporter):
-    """A user-written exporter with a buffer of its own: says how long each flush may take."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flush_timeouts = []
-
-    def force_flush(self, timeout_millis=30000):
-        self.flush_timeouts.append(timeout_millis)
-        return True
-
-
-def test_a_flush_gives_the_exporter_the_time_it_has_left(seam):
-    exporter = FlushingExporter()
-    seam(exporter)
-    assert mtrace_ros.force_flush(timeout_sec=3.0)
-    # After the queue, the exporter's own flush (the topic sink waits for acknowledgements)
-    # gets what is left of the caller's timeout, not OpenTelemetry's default of 30 s.
-    [timeout_millis] = exporter.flush_timeouts
-    assert 0 < timeout_millis <= 3000
-
-
 def test_batch_size_and_delay_come_from_mtrace_then_opentelemetry_variables(
         monkeypatch, capfd):
     monkeypatch.setenv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '3')

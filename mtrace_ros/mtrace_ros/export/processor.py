@@ -150,8 +150,7 @@ class BatchSpanProcessor:
         self._lock = threading.Lock()
         self._condition = threading.Condition(self._lock)
         self._queue: Deque[SpanRecord] = collections.deque()
-        #: Flushes asked for: each one's event, set when done, and its deadline (monotonic).
-        self._flushes: List[Tuple[threading.Event, float]] = []
+        self._flushes: List[threading.Event] = []
         self._stopping = False
         self._thread = threading.Thread(
             target=self._run, name=f'mtrace-sink {self.name}', daemon=True)
@@ -197,7 +196,7 @@ class BatchSpanProcessor:
         with self._lock:
             if self._closed or not self._thread.is_alive():
                 return not self._queue
-            self._flushes.append((done, time.monotonic() + timeout_sec))
+            self._flushes.append(done)
             self._condition.notify()
         return done.wait(timeout_sec)
 
@@ -274,18 +273,16 @@ class BatchSpanProcessor:
                 if flushes:
                     self._flushes = []
             if flushes:
-                remaining = max(deadline for _, deadline in flushes) - time.monotonic()
-                self._flush_exporter(max(0, int(remaining * 1000)))
-                for done, _ in flushes:
+                self._flush_exporter()
+                for done in flushes:
                     done.set()
         self._shutdown_exporter()
 
-    def _flush_exporter(self, timeout_millis: int) -> None:
-        """Let the exporter deliver what it buffers, for as long as the flushes still wait."""
+    def _flush_exporter(self) -> None:
         flush = getattr(self.exporter, 'force_flush', None)
         if flush is not None:
             try:
-                flush(timeout_millis)
+                flush()
             except Exception as ex:
                 self._warn_once(f'failed to flush: {_describe(ex)}')
 
