@@ -15,7 +15,9 @@ forked child the exporter publishes nothing (the middleware's threads stayed in
 the parent): its spans are dropped and counted, with one warning.
 """
 
+import functools
 import os
+import threading
 from typing import Optional
 from typing import Sequence
 
@@ -52,12 +54,12 @@ class TopicExporter:
             f'_mtrace_spans_{os.getpid()}_{os.urandom(3).hex()}', context=context,
             use_global_arguments=False, enable_rosout=False, start_parameter_services=False)
         self._publisher = self._node.create_publisher(SpanMessage, topic, SPAN_QOS)
-        self._context_ending = False
-        context.on_shutdown(self._on_context_shutdown)
-
-    def _on_context_shutdown(self) -> None:
-        # Destroying a node from the context's own shutdown callbacks hangs on Jazzy.
-        self._context_ending = True
+        # Destroying a node from the context's own shutdown callbacks hangs on Jazzy: they
+        # only note that it ends. A function, not a bound method, which rclpy would keep by
+        # weak reference: this exporter dying after those callbacks ran (the registry's
+        # held the last reference) made rclpy's weakref callback raise ValueError.
+        self._context_ending = threading.Event()
+        context.on_shutdown(functools.partial(threading.Event.set, self._context_ending))
 
     def _context_ok(self) -> bool:
         """
@@ -68,7 +70,7 @@ class TopicExporter:
         for this exporter's flush (:meth:`.TracedNode.destroy_node`).
         """
         handle = self.context.handle
-        if self._context_ending or handle is None:
+        if self._context_ending.is_set() or handle is None:
             return False
         try:
             with handle:
