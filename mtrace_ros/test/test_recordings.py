@@ -125,10 +125,14 @@ def demo_run(tmp_path_factory) -> DemoRun:
     assert not bad
     since = _matched_since(bag)
     roots = {r.trace_id: r.start_ns for r in records if r.parent_span_id is None}
-    # Every trace the recorder could hear, up to the stop: a node stopping delivers its
-    # spans first (its TracedNode flushes its topic sink before the context shuts down).
+    # Every trace the recorder could hear, up to the stop (a node stopping delivers its
+    # spans first: its TracedNode flushes its topic sink before the context shuts down),
+    # that reached every node (under load a node may match its publisher after the recorder).
+    nodes_of: Dict[str, Set[str]] = {}
+    for record in records:
+        nodes_of.setdefault(record.trace_id, set()).add(record.node)
     whole = {trace for trace, start in roots.items()
-             if since < start < signalled[0] - RUNNING_NS}
+             if since < start < signalled[0] - RUNNING_NS and len(nodes_of[trace]) == len(NODES)}
     assert len(whole) >= 3, f'{len(whole)} traces ran while every topic was recorded'
     return DemoRun(bag, records, whole)
 
