@@ -28,6 +28,7 @@ from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
 from mtrace_ros.action import ActionClient
 from mtrace_ros.action import ActionServer
+from mtrace_ros.demo.stopping import StopSignals
 from mtrace_ros.demo.topology import COUNT_ACTION
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
@@ -41,6 +42,7 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
 import rclpy.logging
+from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from std_msgs.msg import String
 
@@ -153,8 +155,8 @@ class PoolNode(TreeNode):
         self.forward(result)
 
     def destroy_node(self) -> None:
-        """Stop the pool with the node."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the pool with the node; work under way ends (its span too) before sinks flush."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
         super().destroy_node()
 
 
@@ -234,22 +236,24 @@ _NODE_CLASSES = {
 
 def run(name: str, args: Optional[List[str]] = None) -> None:
     """
-    Run the demo node ``name`` until Ctrl-C or shutdown.
+    Run the demo node ``name`` until Ctrl-C (SIGINT), SIGTERM or shutdown.
 
     One thread is enough, even for ``b``: its coroutine callback is suspended
-    while the release timer runs (the awaited future wakes it up).
+    while the release timer runs (the awaited future wakes it up). The node
+    takes the stop signals itself, instead of rclpy (see
+    :mod:`mtrace_ros.demo.stopping`): it stops promptly, and exits 0, wherever
+    the signal lands; and it stops in order, so its span topic sink delivers
+    every span before the context shuts down (rclpy's handler would shut it
+    down at once, under the sink).
     """
+    stop = StopSignals()
+    stop.install()
+    if stop.asked:
+        return  # stopped while it still imported: nothing started, nothing to stop
     spec = node_named(name)
     _stop_when_runner_dies()
-    stop_asked = threading.Event()
-
-    def note_stop(signum: int, frame: object) -> None:
-        stop_asked.set()
-        raise KeyboardInterrupt
-
-    # Installed before rclpy's handler, which calls it after waking the executor.
-    signal.signal(signal.SIGINT, note_stop)
-    rclpy.init(args=args)  # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    # not `with`: rclpy 7 (Jazzy) init returns no context manager
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
         try:
             node = _NODE_CLASSES.get(name, TreeNode)(spec)
@@ -257,16 +261,11 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
             rclpy.logging.get_logger(name).fatal(str(ex))
             sys.exit(2)
         try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
+            stop.spin(node)
+        except ExternalShutdownException:
             pass
-        except RuntimeError:
-            # Ctrl-C landing inside rclpy's C++ argument conversion (a take in
-            # progress) surfaces as "RuntimeError: Unable to convert call argument".
-            if not stop_asked.is_set():
-                raise
         finally:
-            node.destroy_node()
+            node.destroy_node()  # a TracedNode: its topic sink delivers what it queues first
     finally:
         rclpy.try_shutdown()
 

@@ -37,6 +37,7 @@ from mtrace_ros.analysis.html_report import render_html
 from mtrace_ros.analysis.records import read_records
 from mtrace_ros.analysis.trees import Forest
 from mtrace_ros.analysis.trees import render_text
+from mtrace_ros.demo.stopping import stop_signals_blocked
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
 from mtrace_ros.demo.topology import DemoNode
 from mtrace_ros.demo.topology import ENV_RUNNER_FD
@@ -60,10 +61,12 @@ class NodeProcess:
         self.label = f'[{spec.name}-{index}]'
         self.trace_ids: Set[str] = set()
         # A process group of its own: a terminal's Ctrl-C reaches only the
-        # runner, which stops the nodes once, in order.
-        self.popen = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-            text=True, errors='replace', bufsize=1, process_group=0, pass_fds=pass_fds)
+        # runner, which stops the nodes once, in order. Stop signals start
+        # blocked: one sent while the node still imports waits for its handler.
+        with stop_signals_blocked():
+            self.popen = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                text=True, errors='replace', bufsize=1, process_group=0, pass_fds=pass_fds)
         self._reader = threading.Thread(target=self._read, args=(out, out_lock), daemon=True)
         self._reader.start()
 

@@ -41,6 +41,7 @@ from mtrace_ros.export.spec import SinkSpec
 from mtrace_ros.export.spec import TOPIC
 from mtrace_ros.export.topic import TopicExporter
 import rclpy
+from rclpy.context import Context
 import rclpy.logging
 from rclpy.node import Node
 
@@ -93,6 +94,7 @@ def _create(entry: SinkSpec, node: Optional[Node]) -> BatchSpanProcessor:
                 f'span sink {entry}: needs an initialized rclpy context '
                 '(call rclpy.init() first, or pass node=)')
         processor = BatchSpanProcessor(TopicExporter(context, entry.target))
+        # Too late to publish then: an orderly stop flushed it first (flush_before_shutdown).
         context.on_shutdown(lambda: remove_sink(processor, timeout_sec=0.0))
     elif entry.kind == JSONL:
         processor = BatchSpanProcessor(JsonLinesExporter(entry.target))
@@ -140,6 +142,27 @@ def force_flush(timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
     done = True
     for sink in configured_sinks():
         done = sink.force_flush(max(0.0, deadline - time.monotonic())) and done
+    return done
+
+
+#: How long a node's orderly stop waits for its topic sinks (queue exported, samples acknowledged).
+STOP_FLUSH_TIMEOUT_SEC = 2.0
+
+
+def flush_before_shutdown(context: Context, timeout_sec: float = STOP_FLUSH_TIMEOUT_SEC) -> bool:
+    """
+    Deliver what the topic sinks publishing in ``context`` still hold; return whether in time.
+
+    Called while ``context`` can still publish (a :class:`TracedNode` being
+    destroyed, before rclpy shuts the context down): once it is down, its
+    topic sinks can deliver nothing more, and what they queue is dropped.
+    """
+    deadline = time.monotonic() + timeout_sec
+    done = True
+    for sink in configured_sinks():
+        exporter = getattr(sink, 'exporter', None)
+        if isinstance(exporter, TopicExporter) and exporter.context is context:
+            done = sink.force_flush(max(0.0, deadline - time.monotonic())) and done
     return done
 
 

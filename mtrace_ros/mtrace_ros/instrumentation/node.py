@@ -9,6 +9,7 @@ from mtrace_ros.core.sampling import configure_node_sampling
 from mtrace_ros.core.settings import node_setting
 from mtrace_ros.core.settings import SAMPLE_RATIO_PARAMETER
 from mtrace_ros.export.registry import configure_node_sinks
+from mtrace_ros.export.registry import flush_before_shutdown
 from mtrace_ros.instrumentation import layout_check
 from mtrace_ros.instrumentation import routing
 from mtrace_ros.instrumentation.callbacks import in_node
@@ -166,3 +167,15 @@ class TracedNode(Node):
         if way != routing.UNTRACED:
             layout_check.check(self, subscription.topic_name)
         return subscription
+
+    def destroy_node(self) -> None:
+        """
+        Destroy the node as ``Node`` does, once its context's topic sinks delivered their spans.
+
+        A node stopping in order (``destroy_node``, then ``rclpy.shutdown()``,
+        which destroys the nodes left too) thus loses no span to the shutdown:
+        afterwards the context can publish nothing more.
+        """
+        if self.context.ok():
+            flush_before_shutdown(self.context)
+        super().destroy_node()
