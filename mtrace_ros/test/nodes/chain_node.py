@@ -19,11 +19,11 @@ from mtrace_msgs.msg import TracedString
 import mtrace_ros
 from mtrace_ros.wire.companion import companion_topic
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.qos import DurabilityPolicy
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from std_msgs.msg import String
+from stopping import spin_until_stopped  # noqa: I100 (test-local module)
 
 TYPES = {'traced': TracedString, 'string': String}
 
@@ -103,13 +103,7 @@ def main() -> None:
         node.create_subscription(msg_type, args.sub, on_message, qos)
     if args.root_period:
         node.create_timer(args.root_period, tick)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_stopped(node)
 
 
 if __name__ == '__main__':

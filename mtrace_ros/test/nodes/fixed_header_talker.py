@@ -8,7 +8,6 @@ import sys
 
 from mtrace_msgs.msg import TracedString
 import rclpy
-from rclpy.executors import ExternalShutdownException
 
 TRACE_ID = list(range(1, 17))
 SPAN_ID = [0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5, 0x96, 0x87]
@@ -18,6 +17,9 @@ DATA = 'payload \u00e9\u00e8 ' + 'x' * 200
 
 
 def main() -> None:
+    # Here, not at the top: test_wire imports this module from the test directory.
+    from stopping import spin_until_stopped
+
     rclpy.init()
     node = rclpy.create_node('fixed_header_talker')
     publisher = node.create_publisher(TracedString, sys.argv[1], 10)
@@ -31,13 +33,7 @@ def main() -> None:
         publisher.publish(msg)
 
     node.create_timer(0.05, tick)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_stopped(node)
 
 
 if __name__ == '__main__':

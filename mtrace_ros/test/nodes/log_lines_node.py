@@ -15,8 +15,8 @@ from mtrace_ros import current_trace
 from mtrace_ros import RosLogHandler
 from mtrace_ros import TracedNode
 import rclpy
-from rclpy.executors import ExternalShutdownException
 import rclpy.logging
+from stopping import spin_until_stopped  # noqa: I100 (test-local module)
 
 
 class LogLines(TracedNode):
@@ -48,12 +48,7 @@ class LogLines(TracedNode):
 def main() -> None:
     rclpy.init()  # not `with`: rclpy 7 (Jazzy) init returns no context manager
     node = LogLines(sys.argv[1])
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        rclpy.try_shutdown()
+    spin_until_stopped(node)
 
 
 if __name__ == '__main__':

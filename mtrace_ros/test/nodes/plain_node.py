@@ -11,9 +11,9 @@ import argparse
 import json
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import String
+from stopping import spin_until_stopped  # noqa: I100 (test-local module)
 
 
 def main() -> None:
@@ -42,13 +42,7 @@ def main() -> None:
             publisher.publish(msg)
             print(json.dumps({'node': args.name, 'data': msg.data}), flush=True)
         node.create_timer(args.period, tick)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_until_stopped(node)
 
 
 if __name__ == '__main__':
