@@ -26,6 +26,7 @@ context is shut down.
 """
 
 import contextlib
+import faulthandler
 import os
 import signal
 import threading
@@ -39,6 +40,9 @@ from rclpy.node import Node
 
 #: The signals that stop a demo node, as Ctrl-C does (SIGTERM: ``ros2 launch``'s second try).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: A node not gone this long after a stop signal prints its threads' stacks (the runner
+#: kills it after 10 s).
+STACKS_AFTER_SEC = 8.0
 
 
 @contextlib.contextmanager
@@ -87,6 +91,9 @@ class StopSignals:
                 return
             if received[0] in STOP_SIGNALS:
                 self.asked = True  # before the wake-up: the loop sees it when it wakes
+                # Still here STACKS_AFTER_SEC later: say where every thread is (stderr),
+                # before the runner's kill (a stop once took longer under a full suite).
+                faulthandler.dump_traceback_later(STACKS_AFTER_SEC)
                 wake = self._wake
                 if wake is not None:
                     try:
