@@ -13,6 +13,8 @@ topic: its topic sink is flushed before the context shuts down.
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -172,3 +174,25 @@ def test_a_stopped_node_delivers_every_span_it_ended_on_the_span_topic(
     spin_until(executor, lambda: ended <= received)
     assert ended - received == set(), nodes.output()
     assert received == ended
+
+
+_HANGING_STOP = """
+import os, signal, sys, threading
+from mtrace_ros.demo import stopping
+stopping.STOP_DEADLINE_SEC = 0.5
+stop = stopping.StopSignals()
+stop.install()
+stop.torn_down = sys.argv[1] == 'torn_down'
+os.kill(os.getpid(), signal.SIGINT)
+threading.Event().wait()  # a teardown that never ends
+"""
+
+
+@pytest.mark.parametrize(('stage', 'code'), [('torn_down', 0), ('running', 1)])
+def test_a_stop_that_hangs_ends_with_every_threads_stack(stage, code):
+    """Past the deadline a node says where it hangs and exits: 0 once its spans are delivered."""
+    result = subprocess.run([sys.executable, '-c', _HANGING_STOP, stage],
+                            capture_output=True, text=True, timeout=DEADLINE_SEC)
+    assert result.returncode == code, result.stderr
+    assert 'has not finished stopping after' in result.stderr
+    assert 'Thread 0x' in result.stderr and 'in <module>' in result.stderr

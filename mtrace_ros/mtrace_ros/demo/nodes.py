@@ -266,6 +266,7 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
             pass
         finally:
             node.destroy_node()  # a TracedNode: its topic sink delivers what it queues first
+            stop.torn_down = True
     finally:
         rclpy.try_shutdown()
 

@@ -29,6 +29,7 @@ import contextlib
 import faulthandler
 import os
 import signal
+import sys
 import threading
 from typing import Iterator
 from typing import Optional
@@ -40,9 +41,9 @@ from rclpy.node import Node
 
 #: The signals that stop a demo node, as Ctrl-C does (SIGTERM: ``ros2 launch``'s second try).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-#: A node not gone this long after a stop signal prints its threads' stacks (the runner
-#: kills it after 10 s).
-STACKS_AFTER_SEC = 8.0
+#: A node not gone this long after a stop signal prints its threads' stacks and exits (the
+#: runner kills it after 10 s).
+STOP_DEADLINE_SEC = 8.0
 
 
 @contextlib.contextmanager
@@ -64,7 +65,11 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.asked = False
+        #: Set once the node is destroyed (its spans delivered): only rclpy's teardown is left.
+        self.torn_down = False
         self._wake: Optional[GuardCondition] = None
+        self._lock = threading.Lock()
+        self._deadline: Optional[threading.Timer] = None
 
     def install(self) -> None:
         """Handle :data:`STOP_SIGNALS` from now on; a stop already pending sets :attr:`asked`."""
@@ -79,6 +84,31 @@ class StopSignals:
             self.asked = True  # sent while the node imported: say so before anything starts
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
+    def _arm_deadline(self) -> None:
+        """Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`."""
+        with self._lock:
+            if self._deadline is None:
+                self._deadline = threading.Timer(STOP_DEADLINE_SEC, self._overdue)
+                self._deadline.daemon = True
+                self._deadline.start()
+
+    def _overdue(self) -> None:
+        """
+        End a stop that hangs: print every thread's stack, then exit.
+
+        rclpy's node teardown can wait forever for a handle it still counts in
+        use (seen under a loaded test suite: ``destroy_when_not_in_use`` in
+        ``rclpy.try_shutdown``). Once the spans are delivered
+        (:attr:`torn_down` set, the node destroyed by mtrace) the stop did its
+        work: exit 0; a node that never got that far exits 1.
+        """
+        done = self.torn_down
+        print(f'mtrace demo: the node has not finished stopping after {STOP_DEADLINE_SEC:.0f} s'
+              f' ({"rclpy teardown" if done else "before its spans were delivered"}); '
+              'exiting. Its threads:', file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        os._exit(0 if done else 1)
+
     def _on_signal(self, signum: int, frame: object) -> None:
         # Runs in the main thread between any two bytecodes: it must not raise.
         self.asked = True
@@ -91,9 +121,7 @@ class StopSignals:
                 return
             if received[0] in STOP_SIGNALS:
                 self.asked = True  # before the wake-up: the loop sees it when it wakes
-                # Still here STACKS_AFTER_SEC later: say where every thread is (stderr),
-                # before the runner's kill (a stop once took longer under a full suite).
-                faulthandler.dump_traceback_later(STACKS_AFTER_SEC)
+                self._arm_deadline()
                 wake = self._wake
                 if wake is not None:
                     try:
