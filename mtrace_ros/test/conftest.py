@@ -24,6 +24,7 @@ from typing import Sequence
 
 from mtrace_msgs.msg import Span as SpanMessage
 from mtrace_ros import close_sinks
+from mtrace_ros import start_trace
 from mtrace_ros import TracedNode
 from mtrace_ros.action import ActionClient
 from mtrace_ros.core.compat import ROSOUT_QOS
@@ -43,6 +44,7 @@ from rclpy.executors import Executor
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from std_msgs.msg import String
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 # Batches leave after 0.1 s instead of the default 5 s, so that tests waiting for spans (in
@@ -243,6 +245,24 @@ def publish_until(
         publish()
         return False
     return spin_until(executor, published_and_done, timeout_sec)
+
+
+def publish_in_new_traces(publisher, count: int, prefix: str = '') -> Dict[str, Any]:
+    """Publish ``count`` std_msgs/String, each in a new trace; return data -> publishing span."""
+    roots = {}
+    for index in range(count):
+        with start_trace() as root:
+            data = f'{prefix}{index}'
+            roots[data] = root
+            publisher.publish(String(data=data))
+    return roots
+
+
+def each_in_its_own_trace(received, roots) -> bool:
+    """Return whether each (data, context) received ran as a child of its publishing span."""
+    return all(context is not None and context.trace_id == roots[data].trace_id
+               and context.parent_span_id == roots[data].span_id
+               for data, context in received)
 
 
 class RecordedSpans(Sequence[Dict[str, Any]]):

@@ -10,6 +10,8 @@ publisher matches by sequence number; several publishers give linked new roots.
 
 import threading
 
+from conftest import each_in_its_own_trace
+from conftest import publish_in_new_traces
 from conftest import spin_until
 from conftest import wait_until
 import mtrace_ros
@@ -41,30 +43,17 @@ def _traced(received):
     return lambda msg: received.append((msg.data, mtrace_ros.current_trace()))
 
 
-def _talker_listener(make_node, executor, topic='chat', depth=10, **sub_kwargs):
+def _talker_listener(
+        make_node, executor, topic='chat', depth=10, callback=None, **sub_kwargs):
+    """Return a node publishing and subscribing to ``topic``, its publisher, what it received."""
     received = []
     node = make_node(mtrace_ros.TracedNode, 'talker_listener')
     publisher = node.create_publisher(String, topic, depth)
-    node.create_subscription(String, topic, _traced(received), depth, **sub_kwargs)
+    node.create_subscription(
+        String, topic, callback or _traced(received), depth, **sub_kwargs)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     return node, publisher, received
-
-
-def _publish_in_new_traces(publisher, count, prefix=''):
-    roots = {}
-    for index in range(count):
-        with mtrace_ros.start_trace() as root:
-            data = f'{prefix}{index}'
-            roots[data] = root
-            publisher.publish(String(data=data))
-    return roots
-
-
-def _each_in_its_own_trace(received, roots):
-    return all(context is not None and context.trace_id == roots[data].trace_id
-               and context.parent_span_id == roots[data].span_id
-               for data, context in received)
 
 
 def _noticed(problem, topic):
@@ -72,12 +61,12 @@ def _noticed(problem, topic):
                if name == topic and kind.startswith(problem))
 
 
-def test_500_back_to_back_messages_each_in_its_own_trace(make_node, executor, recorded):
+def test_500_back_to_back_messageseach_in_its_own_trace(make_node, executor, recorded):
     _, publisher, received = _talker_listener(make_node, executor, depth=500)
     assert isinstance(publisher, CompanionPublisher)
-    roots = _publish_in_new_traces(publisher, 500)
+    roots = publish_in_new_traces(publisher, 500)
     assert spin_until(executor, lambda: len(received) == 500)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
     assert len({context.trace_id for _, context in received}) == 500
     receives = [span for span in recorded if span['topic'] == '/chat' and span['kind'] != 'root']
     assert receives and all(span['latency_ns'] is not None for span in receives)
@@ -86,9 +75,9 @@ def test_500_back_to_back_messages_each_in_its_own_trace(make_node, executor, re
 def test_records_of_a_queue_that_overflowed_still_match(make_node, executor):
     """Depth 10: the data queue keeps the last 10; the record queue (100) keeps theirs."""
     _, publisher, received = _talker_listener(make_node, executor, depth=10)
-    roots = _publish_in_new_traces(publisher, 60)
+    roots = publish_in_new_traces(publisher, 60)
     assert spin_until(executor, lambda: received and received[-1][0] == '59')
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
     assert _noticed(companion_subscription.NO_RECORD, '/chat') == 0
 
 
@@ -110,11 +99,11 @@ def test_two_publishers_on_one_topic_in_one_node(make_node, executor, recorded):
                       and first.get_subscription_count() > 0)
     roots = {}
     for index in range(10):
-        roots.update(_publish_in_new_traces(first, 1, f'a{index}-'))
-        roots.update(_publish_in_new_traces(second, 1, f'b{index}-'))
+        roots.update(publish_in_new_traces(first, 1, f'a{index}-'))
+        roots.update(publish_in_new_traces(second, 1, f'b{index}-'))
     assert spin_until(executor, lambda: len(received) == 20)
     if 'publisher_gid' in infos[0]:  # Kilted: exact
-        assert _each_in_its_own_trace(received, roots)
+        assert each_in_its_own_trace(received, roots)
     else:  # Jazzy: each message's sequence number is also the other publisher's
         assert all(context.parent_span_id is None for _, context in received)
         assert _noticed(companion_subscription.AMBIGUOUS, '/shared') == 20
@@ -134,14 +123,14 @@ def test_a_joining_publisher_never_gets_another_publishers_trace(make_node, exec
     first = make_node(mtrace_ros.TracedNode, 'first_talker').create_publisher(String, 'join', 50)
     executor.add_node(listener)
     assert spin_until(executor, lambda: first.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(first, 3, 'first-')
+    roots = publish_in_new_traces(first, 3, 'first-')
     assert spin_until(executor, lambda: len(received) == 3)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
     second = make_node(mtrace_ros.TracedNode, 'second_talker').create_publisher(
         String, 'join', 50)
     assert spin_until(executor, lambda: second.get_subscription_count() > 0)
-    roots.update(_publish_in_new_traces(second, 3, 'second-'))
-    roots.update(_publish_in_new_traces(first, 3, 'again-'))
+    roots.update(publish_in_new_traces(second, 3, 'second-'))
+    roots.update(publish_in_new_traces(first, 3, 'again-'))
     assert spin_until(executor, lambda: len(received) == 9)
     for data, context in received:
         assert context.parent_span_id in (roots[data].span_id, None), data
@@ -184,10 +173,10 @@ def test_raw_subscription_gets_the_bytes_in_their_trace(make_node, executor):
         raw=True)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(publisher, 3)
+    roots = publish_in_new_traces(publisher, 3)
     assert spin_until(executor, lambda: len(received) == 3)
     received = [(deserialize_message(data, String).data, context) for data, context in received]
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_message_info_callback_gets_its_info(make_node, executor):
@@ -198,14 +187,10 @@ def test_message_info_callback_gets_its_info(make_node, executor):
         infos.append(info)
         received.append((msg.data, mtrace_ros.current_trace()))
 
-    node = make_node(mtrace_ros.TracedNode, 'info')
-    publisher = node.create_publisher(String, 'info', 10)
-    node.create_subscription(String, 'info', callback, 10)
-    executor.add_node(node)
-    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(publisher, 2)
+    _, publisher, _ = _talker_listener(make_node, executor, 'info', callback=callback)
+    roots = publish_in_new_traces(publisher, 2)
     assert spin_until(executor, lambda: len(received) == 2)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
     assert [info['publication_sequence_number'] for info in infos] == [1, 2]
 
 
@@ -217,10 +202,10 @@ def test_serialized_and_refused_publishes_keep_the_sequence(make_node, executor)
         publisher.publish(serialize_message(String(data='bytes')))
     with pytest.raises(TypeError):
         publisher.publish(42)
-    roots.update(_publish_in_new_traces(publisher, 2))
+    roots.update(publish_in_new_traces(publisher, 2))
     assert spin_until(executor, lambda: len(received) == 3)
     assert [data for data, _ in received] == ['bytes', '0', '1']
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_async_def_callback_runs_in_its_trace(make_node, executor):
@@ -229,14 +214,10 @@ def test_async_def_callback_runs_in_its_trace(make_node, executor):
     async def callback(msg):
         received.append((msg.data, mtrace_ros.current_trace()))
 
-    node = make_node(mtrace_ros.TracedNode, 'coroutine')
-    publisher = node.create_publisher(String, 'coroutine', 10)
-    node.create_subscription(String, 'coroutine', callback, 10)
-    executor.add_node(node)
-    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(publisher, 3)
+    _, publisher, _ = _talker_listener(make_node, executor, 'coroutine', callback=callback)
+    roots = publish_in_new_traces(publisher, 3)
     assert spin_until(executor, lambda: len(received) == 3)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 @pytest.mark.parametrize('group', [ReentrantCallbackGroup, MutuallyExclusiveCallbackGroup])
@@ -257,12 +238,12 @@ def test_multi_threaded_executor_and_callback_groups(make_node, ros_context, gro
     thread.start()
     try:
         assert wait_until(lambda: publisher.get_subscription_count() > 0)
-        roots = _publish_in_new_traces(publisher, 200)
+        roots = publish_in_new_traces(publisher, 200)
         assert wait_until(lambda: len(received) == 200)
     finally:
         executor.shutdown()
         thread.join(10)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_events_executor(make_node, ros_context):
@@ -276,11 +257,11 @@ def test_events_executor(make_node, ros_context):
     try:
         # Spun in this thread: the Kilted EventsExecutor hangs with publishers in another one.
         assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-        roots = _publish_in_new_traces(publisher, 20)
+        roots = publish_in_new_traces(publisher, 20)
         assert spin_until(executor, lambda: len(received) == 20)
     finally:
         executor.shutdown()
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_remapped_and_namespaced_topics(make_node, executor):
@@ -295,9 +276,9 @@ def test_remapped_and_namespaced_topics(make_node, executor):
     executor.add_node(listener)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     assert ('/robot/talk/_mtrace', RECORD_TYPE) in talker.get_topic_names_and_types()
-    roots = _publish_in_new_traces(publisher, 3)
+    roots = publish_in_new_traces(publisher, 3)
     assert spin_until(executor, lambda: len(received) == 3)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_best_effort_topic(make_node, executor):
@@ -308,9 +289,9 @@ def test_best_effort_topic(make_node, executor):
     node.create_subscription(String, 'lossy', _traced(received), qos)
     executor.add_node(node)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(publisher, 5)
+    roots = publish_in_new_traces(publisher, 5)
     assert spin_until(executor, lambda: len(received) == 5)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
 
 
 def test_many_subscribers_each_get_the_trace(make_node, executor):
@@ -325,9 +306,9 @@ def test_many_subscribers_each_get_the_trace(make_node, executor):
         listener.create_subscription(String, 'fan', _traced(received), 10)
         executor.add_node(listener)
     assert spin_until(executor, lambda: publisher.get_subscription_count() == 4)
-    roots = _publish_in_new_traces(publisher, 3)
+    roots = publish_in_new_traces(publisher, 3)
     assert spin_until(executor, lambda: all(len(received) == 3 for received in lists))
-    assert all(_each_in_its_own_trace(received, roots) for received in lists)
+    assert all(each_in_its_own_trace(received, roots) for received in lists)
 
 
 def test_explicit_factories_on_a_plain_node_use_the_companion_route(make_node, executor):
@@ -338,9 +319,9 @@ def test_explicit_factories_on_a_plain_node_use_the_companion_route(make_node, e
     executor.add_node(node)
     assert isinstance(publisher, CompanionPublisher)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
-    roots = _publish_in_new_traces(publisher, 2)
+    roots = publish_in_new_traces(publisher, 2)
     assert spin_until(executor, lambda: len(received) == 2)
-    assert _each_in_its_own_trace(received, roots)
+    assert each_in_its_own_trace(received, roots)
     assert dict(node.get_topic_names_and_types())['/explicit'] == ['std_msgs/msg/String']
 
 

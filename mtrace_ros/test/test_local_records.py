@@ -11,7 +11,9 @@ message runs in its own trace.
 import os
 
 from conftest import DEADLINE_SEC
+from conftest import each_in_its_own_trace
 from conftest import node_script
+from conftest import publish_in_new_traces
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import TraceRecord
@@ -49,20 +51,13 @@ class Pair:
 
     def send(self, count, prefix=''):
         """Publish ``count`` messages, each in a new trace; return data -> publishing span."""
-        roots = {}
-        for index in range(count):
-            with mtrace_ros.start_trace() as root:
-                self.publisher.publish(String(data=f'{prefix}{index}'))
-            roots[f'{prefix}{index}'] = root
-        return roots
+        return publish_in_new_traces(self.publisher, count, prefix)
 
     def each_in_its_trace(self, roots):
         """Wait until every message of ``roots`` came; return whether each ran in its trace."""
         assert spin_until(self.executor, lambda: {d for d, _ in self.received} >= set(roots))
-        return all(
-            (context.trace_id, context.parent_span_id) == (
-                roots[data].trace_id, roots[data].span_id)
-            for data, context in self.received if data in roots)
+        return each_in_its_own_trace(
+            [(data, context) for data, context in self.received if data in roots], roots)
 
     def records_on_the_wire(self):
         """Return how many records wait in the middleware for the subscription (taken now)."""

@@ -84,15 +84,22 @@ def test_system_entities_are_rclpys_whatever_their_type(make_node):
     assert not [p for p in node.publishers if p.topic_name == '/parameter_events/_mtrace']
 
 
-def test_plain_subscriber_reads_the_data_topic_of_its_one_type(make_node, executor):
+def _traced_talker_plain_listener(make_node, executor, msg_type, topic):
+    """Return a TracedNode's publisher on ``topic``, a plain Node, and what that one received."""
     seen = []
-    traced = make_node(mtrace_ros.TracedNode, 'std_talker')
-    plain = make_node(Node, 'std_listener')
-    publisher = traced.create_publisher(String, 'chatter', 10)
-    plain.create_subscription(String, 'chatter', seen.append, 10)
+    traced = make_node(mtrace_ros.TracedNode, 'traced_talker')
+    plain = make_node(Node, 'plain_listener')
+    publisher = traced.create_publisher(msg_type, topic, 10)
+    plain.create_subscription(msg_type, topic, seen.append, 10)
     executor.add_node(traced)
     executor.add_node(plain)
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    return publisher, plain, seen
+
+
+def test_plain_subscriber_reads_the_data_topic_of_its_one_type(make_node, executor):
+    publisher, plain, seen = _traced_talker_plain_listener(
+        make_node, executor, String, 'chatter')
     publisher.publish(String(data='hi'))
     assert spin_until(executor, lambda: seen)
     assert seen == [String(data='hi')]
@@ -117,14 +124,8 @@ def test_traced_node_carries_the_trace_end_to_end(make_node, executor):
 
 def test_plain_subscriber_reads_traced_node_topics(make_node, executor):
     """The topic type does not change, so untraced subscribers keep working."""
-    seen = []
-    traced = make_node(mtrace_ros.TracedNode, 'traced_talker')
-    plain = make_node(Node, 'plain_listener')
-    publisher = traced.create_publisher(TracedString, 'shared', 10)
-    plain.create_subscription(TracedString, 'shared', seen.append, 10)
-    executor.add_node(traced)
-    executor.add_node(plain)
-    assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
+    publisher, _, seen = _traced_talker_plain_listener(
+        make_node, executor, TracedString, 'shared')
     with mtrace_ros.start_trace() as root:
         publisher.publish(TracedString(data='hi'))
     assert spin_until(executor, lambda: seen)

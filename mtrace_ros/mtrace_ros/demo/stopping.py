@@ -68,7 +68,6 @@ class StopSignals:
         #: Set once the node is destroyed (its spans delivered): only rclpy's teardown is left.
         self.torn_down = False
         self._wake: Optional[GuardCondition] = None
-        self._lock = threading.Lock()
         self._deadline: Optional[threading.Timer] = None
 
     def install(self) -> None:
@@ -86,11 +85,10 @@ class StopSignals:
 
     def _arm_deadline(self) -> None:
         """Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`."""
-        with self._lock:
-            if self._deadline is None:
-                self._deadline = threading.Timer(STOP_DEADLINE_SEC, self._overdue)
-                self._deadline.daemon = True
-                self._deadline.start()
+        if self._deadline is None:  # only the watch thread arms it
+            self._deadline = threading.Timer(STOP_DEADLINE_SEC, self._overdue)
+            self._deadline.daemon = True
+            self._deadline.start()
 
     def _overdue(self) -> None:
         """

@@ -54,6 +54,7 @@ from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.callbacks import entered_callback
 from mtrace_ros.instrumentation.callbacks import latency_ns
 from mtrace_ros.instrumentation.endpoint_gids import created_with_gids
+from mtrace_ros.instrumentation.endpoint_gids import gid_of
 from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
 from mtrace_ros.wire.companion import companion_qos
@@ -219,8 +220,7 @@ class _Matcher:
                 endpoints = self._node.get_publishers_info_by_topic(self._topic)
             except Exception:  # a node being destroyed: keep what was known
                 return self._publishers
-            self._publishers = tuple(
-                bytes(endpoint.endpoint_gid)[:GID_SIZE] for endpoint in endpoints)
+            self._publishers = tuple(gid_of(endpoint) for endpoint in endpoints)
         return self._publishers
 
 

@@ -17,11 +17,17 @@ from typing import TypeVar
 
 from mtrace_ros.wire.companion import GID_SIZE
 from rclpy.node import Node
+from rclpy.topic_endpoint_info import TopicEndpointInfo
 
 T = TypeVar('T')
 
 # One endpoint created at a time in this process, so that the new gid is ours.
 _CREATION_LOCK = threading.Lock()
+
+
+def gid_of(endpoint: TopicEndpointInfo) -> bytes:
+    """Return a graph endpoint's gid as records and ``MessageInfo`` name it (16 bytes)."""
+    return bytes(endpoint.endpoint_gid)[:GID_SIZE]
 
 
 def own_gids(node: Node, topic: str, *, publishers: bool) -> FrozenSet[bytes]:
@@ -30,7 +36,7 @@ def own_gids(node: Node, topic: str, *, publishers: bool) -> FrozenSet[bytes]:
     endpoints = (node.get_publishers_info_by_topic(topic) if publishers
                  else node.get_subscriptions_info_by_topic(topic))
     return frozenset(
-        bytes(endpoint.endpoint_gid)[:GID_SIZE] for endpoint in endpoints
+        gid_of(endpoint) for endpoint in endpoints
         if (endpoint.node_name, endpoint.node_namespace) == (name, namespace))
 
 

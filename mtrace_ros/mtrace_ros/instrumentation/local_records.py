@@ -32,8 +32,8 @@ from typing import Tuple
 import weakref
 
 from mtrace_ros.core.context import TraceContext
+from mtrace_ros.instrumentation.endpoint_gids import gid_of
 from mtrace_ros.wire.companion import Decoded
-from mtrace_ros.wire.companion import GID_SIZE
 from mtrace_ros.wire.companion import RecordKey
 from rclpy.node import Node
 from rclpy.publisher import Publisher
@@ -160,7 +160,7 @@ class LocalRoute:
         if len(local) < matched or node is None:
             return None
         try:
-            listed = [bytes(endpoint.endpoint_gid)[:GID_SIZE]
+            listed = [gid_of(endpoint)
                       for endpoint in node.get_subscriptions_info_by_topic(self._topic)]
         except Exception:  # a node being destroyed: the wire always works
             return None

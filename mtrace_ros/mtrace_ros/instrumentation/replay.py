@@ -16,11 +16,12 @@ from typing import Any
 from typing import Dict
 
 from mtrace_ros.core.settings import PLAYER_NODE_NAME
+from mtrace_ros.instrumentation.endpoint_gids import gid_of
+from mtrace_ros.wire.companion import GID_SIZE
 from rclpy.node import Node
 
 #: Graph look-ups for a publisher not yet discovered, before it is taken as no player.
 MAX_LOOKUPS = 20
-_GID_SIZE = 16
 
 
 class ReplayDetector:
@@ -40,7 +41,7 @@ class ReplayDetector:
         gid = info.get('publisher_gid') if isinstance(info, dict) else None
         if not gid:
             return False
-        key = bytes(gid['data'])[:_GID_SIZE]
+        key = bytes(gid['data'])[:GID_SIZE]
         known = self._known.get(key)
         if known is None:
             known = self._look_up(key)
@@ -48,8 +49,7 @@ class ReplayDetector:
 
     def _look_up(self, key: bytes) -> bool:
         for endpoint in self._node.get_publishers_info_by_topic(self._topic):
-            gid = bytes(endpoint.endpoint_gid)[:_GID_SIZE]
-            self._known[gid] = endpoint.node_name == PLAYER_NODE_NAME
+            self._known[gid_of(endpoint)] = endpoint.node_name == PLAYER_NODE_NAME
         if key in self._known:
             return self._known[key]
         # Not discovered yet: ask again with the next message, a bounded number of times.
