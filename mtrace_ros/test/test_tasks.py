@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import subprocess
+import threading
 import warnings
 
 from conftest import DEADLINE_SEC
@@ -334,6 +335,32 @@ def test_cancel_while_waiting_runs_the_coroutine_cleanup_in_its_context():
     task.cancel()
     assert task.cancelled()
     assert cleanup == ['task'] and var.get() == 'outside'
+
+
+def test_a_task_called_while_its_step_runs_returns_at_once_as_rclpy_does():
+    """A second thread (as a multi-threaded executor re-submits), or the step itself."""
+    entered, release, seen = threading.Event(), threading.Event(), []
+    var = contextvars.ContextVar('var', default='outside')
+
+    def step():
+        var.set('task')
+        entered.set()
+        assert release.wait(DEADLINE_SEC)
+        task()  # the step calling its own task: ignored
+        return var.get()
+
+    task = Task(step)
+    first = threading.Thread(target=task)
+    first.start()
+    try:
+        assert entered.wait(DEADLINE_SEC)
+        task()  # while the first thread runs the step: returns at once, no error
+        seen.append(task.done())
+    finally:
+        release.set()
+        first.join(DEADLINE_SEC)
+    assert seen == [False]
+    assert task.result() == 'task' and var.get() == 'outside'
 
 
 def test_removed_done_callback_is_not_called(executor):

@@ -18,7 +18,8 @@ coroutine waits, where other callbacks see it. With :func:`instrument_tasks`
   called ``add_done_callback``, not of the code that completed the future
   (rclpy schedules it as a task at that moment).
 
-It replaces ``Task.__init__`` and ``Future.add_done_callback`` on rclpy's own
+It replaces ``Task.__init__``, ``Task.__call__`` and ``Task.cancel`` (rclpy's
+own, run inside the task's context) and ``Future.add_done_callback`` on rclpy's own
 classes, so every executor that makes ``rclpy.task.Task`` objects is covered
 (single- and multi-threaded, ``rclpy.experimental.EventsExecutor``). A
 self-test checks first that rclpy's tasks still work the way this relies on;
@@ -38,7 +39,6 @@ from typing import Optional
 from typing import TypeVar
 
 from mtrace_ros.instrumentation.callbacks import bind_coroutine
-from mtrace_ros.instrumentation.callbacks import ContextBoundCoroutine
 import rclpy.logging
 from rclpy.task import Future
 from rclpy.task import Task
@@ -52,6 +52,8 @@ _lock = threading.Lock()
 # rclpy's own methods. Kept for good: a task created while uninstrument_tasks()
 # runs in another thread may still be in the replacement.
 _rclpy_task_init = Task.__init__
+_rclpy_task_call = Task.__call__
+_rclpy_task_cancel = Task.cancel
 _rclpy_add_done_callback = Future.add_done_callback
 
 
@@ -78,29 +80,6 @@ class _DoneCallback:
         return hash(self.callback)
 
 
-async def _steps_in(
-    context: contextvars.Context, function: Callable[..., Coroutine[Any, Any, Any]],
-    *args: Any, **kwargs: Any,
-) -> Any:
-    """
-    Run ``function(*args, **kwargs)``, a coroutine, with every step in ``context``.
-
-    The coroutine is made at the first step, in ``context``: a task cancelled
-    before that never makes it (rclpy's ``Task.cancel()`` closes the handler,
-    and a coroutine dropped unclosed warns that it was never awaited).
-    """
-    coroutine = context.run(function, *args, **kwargs)
-    return await ContextBoundCoroutine(coroutine, context)
-
-
-def _is_coroutine_function(handler: Any) -> bool:
-    """Return ``inspect.iscoroutinefunction(handler)``, at once for an ``async def`` function."""
-    code = getattr(handler, '__code__', None)
-    if code is not None and code.co_flags & inspect.CO_COROUTINE:
-        return True  # what executors hand over for every callback
-    return inspect.iscoroutinefunction(handler)
-
-
 def _task_init(
     task: Task, handler: Callable[..., Any], args: Any = None, kwargs: Any = None,
     executor: Any = None,
@@ -110,14 +89,43 @@ def _task_init(
         handler = handler.callback
     else:
         context = contextvars.copy_context()
-    # rclpy's Task calls a coroutine function to make its coroutine (which it
-    # resumes step by step), and calls any other handler once: both stay what
-    # they are for it (inspect.iscoroutinefunction looks through partials).
-    if _is_coroutine_function(handler):
-        handler = functools.partial(_steps_in, context, handler)
-    else:
-        handler = functools.partial(context.run, handler)
     _rclpy_task_init(task, handler, args, kwargs, executor)
+    # A context is entered by one thread at a time, and rclpy may call a task
+    # from two threads at once (a multi-threaded executor re-submits tasks in
+    # progress) or again from inside its own step, where rclpy's __call__
+    # returns at once. The context is kept in a list: whoever pops it (atomic
+    # under the GIL, cheaper than a lock per task) runs the step.
+    task._mtrace_step = [context]
+
+
+def _task_call(task: Task) -> None:
+    try:
+        step = task._mtrace_step
+    except AttributeError:  # created before instrument_tasks()
+        _rclpy_task_call(task)
+        return
+    try:
+        context = step.pop()
+    except IndexError:
+        return  # running in another thread, or its own step calls it
+    try:
+        context.run(_rclpy_task_call, task)
+    finally:
+        step.append(context)
+
+
+def _task_cancel(task: Task) -> None:
+    """Cancel as rclpy does, in the task's context: a coroutine's cleanup runs in it."""
+    try:
+        step = task._mtrace_step
+        context = step.pop()
+    except (AttributeError, IndexError):  # not instrumented, or running now
+        _rclpy_task_cancel(task)
+        return
+    try:
+        context.run(_rclpy_task_cancel, task)
+    finally:
+        step.append(context)
 
 
 def _add_done_callback(future: Future, callback: Callable[[Future], Any]) -> None:
@@ -185,11 +193,19 @@ def _unsupported() -> Optional[str]:
         return f'Task.__init__ has no readable signature ({ex})'
     if parameters != _TASK_PARAMETERS:
         return f'Task.__init__ takes {parameters}, expected {_TASK_PARAMETERS}'
+    try:
+        parameters = tuple(inspect.signature(_rclpy_task_call).parameters)
+    except (TypeError, ValueError) as ex:
+        return f'Task.__call__ has no readable signature ({ex})'
+    if parameters != ('self',):
+        return f"Task.__call__ takes {parameters}, expected ('self',)"
     return None
 
 
 def _restore() -> None:
     Task.__init__ = _rclpy_task_init
+    Task.__call__ = _rclpy_task_call
+    Task.cancel = _rclpy_task_cancel
     Future.add_done_callback = _rclpy_add_done_callback
 
 
@@ -211,6 +227,8 @@ def instrument_tasks() -> bool:
         problem = _unsupported()
         if problem is None:
             Task.__init__ = _task_init
+            Task.__call__ = _task_call
+            Task.cancel = _task_cancel
             Future.add_done_callback = _add_done_callback
             try:
                 problem = _self_test()
@@ -230,8 +248,8 @@ def uninstrument_tasks() -> None:
     """
     Give rclpy's ``Task`` and ``Future`` back their own methods.
 
-    Tasks created from then on run in the context of the thread that runs
-    them, as in plain rclpy; tasks already created keep their context.
+    Tasks run in the context of the thread that runs them from then on, as in
+    plain rclpy, also the next steps of tasks already created.
     """
     with _lock:
         if instrumented():
