@@ -34,7 +34,6 @@ import inspect
 import threading
 from typing import Any
 from typing import Callable
-from typing import Coroutine
 from typing import Optional
 from typing import TypeVar
 
