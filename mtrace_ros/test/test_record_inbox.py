@@ -31,20 +31,26 @@ def test_take_reads_the_channel_only_up_to_the_record_asked_for():
     inbox = _inbox(channel, [])
     assert inbox.take('b') == ('b', 2)
     assert channel.taken == 2 and len(inbox) == 1  # 'a' waits, 'c' is still in the channel
-    # A record found in the store still reads one from the channel: none is left unseen.
+    # A record found in the store still reads one from the channel (the first find,
+    # then one in LOOK_EVERY): none is left unseen.
     assert inbox.take('a') == ('a', 1) and channel.taken == 3 and len(inbox) == 1
     assert inbox.take('d') == ('d', 4)
     assert inbox.take('c') == ('c', 3)
     assert inbox.take('e') is None and len(inbox) == 0
 
 
-def test_records_put_in_process_still_read_the_channel_one_by_one():
-    channel = Channel(('stray', 1), ('stray', 2))
+def test_records_put_in_process_still_read_the_channel_one_find_in_look_every():
+    every = record_inbox.LOOK_EVERY
+    channel = Channel(('stray', 1), ('stray', 2), ('stray', 3))
     inbox = _inbox(channel, [])
-    inbox.put(('a', 'in process'))
-    inbox.put(('b', 'in process'))
-    assert inbox.take('a') == ('a', 'in process') and channel.taken == 1
-    assert inbox.take('b') == ('b', 'in process') and channel.taken == 2
+    for index in range(2 * every + 1):
+        inbox.put((index, 'in process'))
+    taken = []
+    for index in range(2 * every + 1):
+        assert inbox.take(index) == (index, 'in process')
+        taken.append(channel.taken)
+    assert taken == [1] * every + [2] * every + [3]
+    assert len(inbox) == 1  # the last stray record waits for its message
 
 
 def test_unmatchable_records_are_not_kept():
