@@ -225,6 +225,8 @@ def otel_parent() -> Optional[TraceContext]:
     """Return the active OpenTelemetry span as the parent of a new span, if there is one."""
     bridge = _bridge
     if bridge is None:
+        if _OTEL_MODULE not in sys.modules:  # the common case, without a call
+            return None
         bridge = _load_bridge()
     return bridge.active_parent() if bridge else None
 

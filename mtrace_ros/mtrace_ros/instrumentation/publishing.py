@@ -10,35 +10,12 @@ traced class combines with the user's ``publisher_class``, are the same.
 import functools
 from typing import Any
 from typing import Callable
-from typing import Optional
-from typing import Tuple
 from typing import Type
 
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import TraceContext
 from mtrace_ros.export import spans
 from rclpy.publisher import Publisher
-
-
-def publish_context(publisher: Any) -> Tuple[TraceContext, Optional[spans.Span]]:
-    """
-    Return the context a publish runs in, and the root span it opened, if any.
-
-    That is the active context, or, outside any trace, the root of a new trace
-    of its own. The publish is noted on the span being recorded; a span
-    started without a node name (``start_trace()``) takes the publisher's.
-    """
-    context = current_trace()
-    root = None
-    if context is None:
-        context = spans.open_span(spans.KIND_ROOT, node=publisher.mtrace_node)
-        root = context.span
-    span = context.span
-    if span is not None and span.end_ns is None:  # a worker may publish after it ended
-        span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
-        if not span.node:
-            span.node = publisher.mtrace_node
-    return context, root
 
 
 def publish_in_trace(
@@ -48,12 +25,27 @@ def publish_in_trace(
     Run ``send(context, msg)`` in the publish's context; end the root it opened, if any.
 
     ``send`` writes the context where its route carries it and publishes
-    ``msg``. The publisher's layout check (``mtrace_layout``) runs first.
+    ``msg``. The context is the active one, or, outside any trace, the root of
+    a new trace of its own. The publish is noted on the span being recorded; a
+    span started without a node name (``start_trace()``) takes the
+    publisher's. The publisher's layout check (``mtrace_layout``) runs first.
     """
     layout = publisher.mtrace_layout
     if layout is not None:
         layout.maybe_check()
-    context, root = publish_context(publisher)
+    context = current_trace()
+    root = None
+    if context is None:
+        context = spans.open_span(spans.KIND_ROOT, node=publisher.mtrace_node)
+        root = context.span
+        if root is None:  # a root not recorded: nothing to note, nothing to end
+            send(context, msg)
+            return
+    span = context.span
+    if span is not None and span.end_ns is None:  # a worker may publish after it ended
+        span.add_publish(publisher.mtrace_topic, publisher.get_subscription_count())
+        if not span.node:
+            span.node = publisher.mtrace_node
     try:
         send(context, msg)
     finally:

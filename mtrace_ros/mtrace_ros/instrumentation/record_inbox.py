@@ -160,9 +160,11 @@ class RecordInbox(Generic[K, R]):
         if key is None:
             return
         store = self._store
+        if key in store:  # a repeated key: the latest record, last in line
+            del store[key]
         store[key] = (now, record)
-        store.move_to_end(key)
-        self._drop_old(now)
+        if len(store) > self.max_records or next(iter(store.values()))[0] < now - self._max_age_ns:
+            self._drop_old(now)
 
     def _drop_old(self, now: int) -> None:
         store = self._store
