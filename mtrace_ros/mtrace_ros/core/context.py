@@ -207,6 +207,8 @@ def attach(context: Optional[TraceContext]) -> Any:
     if context is None or bridge is False:
         return token
     if bridge is None:
+        if _OTEL_MODULE not in sys.modules:  # the common case, without a call
+            return token
         bridge = _load_bridge()
         if not bridge:
             return token
