@@ -1,5 +1,6 @@
 """What spans record: parents, publishes, links, sampling, and the span message form."""
 
+import gc
 import subprocess
 import sys
 
@@ -97,3 +98,20 @@ def test_importing_mtrace_ros_does_not_load_opentelemetry():
     result = subprocess.run(
         [sys.executable, '-c', code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == '[]'
+
+
+def test_an_ended_span_leaves_no_reference_cycle_for_the_collector(recorded):
+    """A recorded hop makes no cyclic garbage (the context keeps its span, not back)."""
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            with start_trace(node='root') as root:
+                with start_trace(root.traceparent, node='child') as child:
+                    pass
+            assert child.span.to_record() == child.span.to_record()  # final once ended
+        del root, child
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert len(recorded) == 100

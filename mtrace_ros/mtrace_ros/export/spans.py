@@ -93,7 +93,7 @@ class Span:
     __slots__ = (
         'context', 'node', 'topic', 'kind', 'start_ns', 'end_ns', 'latency_ns',
         'error', 'publishes', 'links', 'name', 'attributes', 'events', 'status',
-        '_recorded_exception',
+        '_recorded_exception', '_record',
     )
 
     def __init__(
@@ -123,6 +123,7 @@ class Span:
         self.events: Optional[List[Event]] = None
         self.status = UNSET
         self._recorded_exception: Optional[BaseException] = None
+        self._record: Optional[SpanRecord] = None
 
     def add_publish(self, topic: str, subscriber_count: int) -> None:
         """Note a publish made inside this span."""
@@ -197,7 +198,10 @@ class Span:
         Its texts are made encodable here, once (:func:`.core.text.encodable`):
         an exception text or a user's string may hold a lone surrogate, and a
         record no sink can encode would be lost with the whole batch around it.
+        An ended span is final: the record made when it ended is returned again.
         """
+        if self._record is not None:
+            return self._record
         context = self.context
         assert context is not None and self.end_ns is not None, 'only ended, recorded spans'
         status = self.status
@@ -245,8 +249,8 @@ class SpanSink(Protocol):
     def submit(self, record: SpanRecord) -> None:
         """Take an ended span's record; never block and never raise."""
 
-    def close(self) -> None:
-        """Flush what is queued and release resources."""
+    def close(self, timeout_sec: float) -> None:
+        """Flush what is queued and release resources, in about ``timeout_sec``."""
 
 
 _lock = threading.Lock()
@@ -363,7 +367,11 @@ def end(span: Span, error: Optional[BaseException] = None) -> None:
         return
     if not span.node:  # a root that named no node and published nothing
         span.node = _PROCESS_NAME
-    record = span.to_record()
+    record = span._record = span.to_record()
+    # The context keeps its span (a worker may ask whether it ended); the span lets
+    # go of the context: no reference cycle per message for the collector, and a
+    # span ended twice is submitted once.
+    span.context = None
     for sink in _sinks:
         try:
             sink.submit(record)
