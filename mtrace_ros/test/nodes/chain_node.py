@@ -82,11 +82,15 @@ def main() -> None:
         forward(msg.data)
 
     def subscribed() -> bool:
+        # On the companion route, also the record writer must be matched with the
+        # readers (the graph can list a reader before the writer is matched with it,
+        # and a volatile record that no reader is matched with is not written).
         wanted = args.wait_subscribers
         return all(
             publisher.get_subscription_count() >= wanted and (
                 msg_type is not String
-                or node.count_subscribers(companion_topic(publisher.topic_name)) >= wanted)
+                or node.count_subscribers(companion_topic(publisher.topic_name)) >= wanted
+                and publisher._records.get_subscription_count() >= wanted)
             for publisher in publishers)
 
     def tick() -> None:
