@@ -60,6 +60,27 @@ def _received(publishers, subscriber) -> Received:
     return result
 
 
+def _first_messages(publishers) -> set:
+    """
+    Return the first message each publisher sent.
+
+    Discovery matches data and records separately: a publisher's first record
+    can go before the subscriber's record reader has matched its record writer
+    (the writer's own count says matched), and that message starts a new root,
+    said once (see the README's limits). Every later message must match.
+    """
+    return {publisher.records()[0]['data'] for publisher in publishers}
+
+
+def _all_in_their_traces_but_discovery(publishers, subscriber) -> None:
+    """Check every message ran in its publisher's trace, but a first one per publisher."""
+    received = _received(publishers, subscriber)
+    assert not received.wrong, received
+    assert set(received.new_roots) <= _first_messages(publishers), received
+    notices = _count(subscriber, 'mtrace:')
+    assert notices <= len(received.new_roots), subscriber.output()
+
+
 def _count(child, text: str) -> int:
     return sum(text in line for line in child.lines())
 
@@ -106,10 +127,9 @@ def test_back_to_back_bursts_keep_each_message_in_its_own_trace(processes):
                        '--depth', str(burst))
     assert wait_until(lambda: len(subscriber.records()) >= bursts * burst, LONG_DEADLINE_SEC), (
         len(subscriber.records()), root.output()[-2000:], subscriber.output()[-2000:])
-    received = _received([root], subscriber)
-    assert len(received.exact) == bursts * burst, (received.new_roots, received.wrong)
+    _all_in_their_traces_but_discovery([root], subscriber)
+    assert len(subscriber.records()) == bursts * burst
     assert len({record['trace_id'] for record in subscriber.records()}) == bursts * burst
-    assert _count(subscriber, 'mtrace:') == 0, subscriber.output()
     _stop_all(root, subscriber)
 
 
@@ -185,8 +205,7 @@ def test_several_subscribers_each_see_every_message_in_its_trace(processes):
     assert wait_until(lambda: all(len(s.records()) >= 10 for s in subscribers),
                       LONG_DEADLINE_SEC), [s.output() for s in subscribers]
     for subscriber in subscribers:
-        received = _received([root], subscriber)
-        assert len(received.exact) == len(subscriber.records()), received
+        _all_in_their_traces_but_discovery([root], subscriber)
     _stop_all(root, *subscribers)
 
 
@@ -211,8 +230,7 @@ def test_two_publishing_processes_on_one_topic(processes):
     received = _received(roots, subscriber)
     assert not received.wrong, received
     if all(record['has_gid'] for record in subscriber.records()):
-        assert len(received.exact) == len(subscriber.records()), received
-        assert _count(subscriber, 'mtrace:') == 0, subscriber.output()
+        _all_in_their_traces_but_discovery(roots, subscriber)
     else:
         assert len(received.exact) + len(received.new_roots) == len(subscriber.records())
         assert received.new_roots, received
