@@ -1,11 +1,13 @@
 """
 Publish a burst a recorder must keep, then SIGINT the recorder as soon as it holds all of it.
 
-    burst_publisher.py TOPIC COUNT RECORDER_PID
+    burst_publisher.py TOPIC COUNT RECORDER_PID [--spans]
 
-Sends ``0`` .. ``COUNT-1`` on TOPIC (reliable, depth COUNT) once a reliable
-subscription matched, waits until the recorder's middleware acknowledged
-every message, signals the recorder at once and prints ``{"acked": ...}``.
+Sends ``std_msgs/String`` ``0`` .. ``COUNT-1`` on TOPIC (reliable, depth COUNT),
+or with ``--spans`` span messages of nodes ``0`` .. ``COUNT-1`` (the span
+topic's QoS), once a reliable subscription matched; waits until the
+recorder's middleware acknowledged every message, signals the recorder at
+once and prints ``{"acked": ...}``.
 Its writer sends heartbeats every 10 ms (a Fast DDS profile written before
 rclpy starts): acknowledgements then come within milliseconds of the burst,
 while the recorder still has most of it to take. With Fast DDS' default
@@ -15,11 +17,18 @@ period (3 s) they come so late that the recorder has taken everything.
 import glob
 import json
 import os
+import pathlib
 import signal
 import sys
 import tempfile
 import time
+from typing import Any
+from typing import List
+from typing import Tuple
 
+from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.export.schema import record_to_message
+from mtrace_ros.export.schema import SPAN_QOS
 import rclpy
 from rclpy.duration import Duration
 from rclpy.node import Node
@@ -45,22 +54,32 @@ def _reliable_reader(node: Node, topic: str) -> bool:
                for info in node.get_subscriptions_info_by_topic(topic))
 
 
+def _burst(count: int, spans: bool) -> Tuple[Any, QoSProfile, List[Any]]:
+    """Return the message type, the QoS and the messages to send."""
+    if not spans:
+        return String, QoSProfile(depth=count), [String(data=str(i)) for i in range(count)]
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+    from span_fixtures import make_span  # test-local module
+    return SpanMsg, SPAN_QOS, [record_to_message(make_span(node=str(i))) for i in range(count)]
+
+
 def main() -> None:
     topic, count, recorder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    msg_type, qos, messages = _burst(count, '--spans' in sys.argv[4:])
     with tempfile.NamedTemporaryFile('w', suffix='.xml', delete=False) as profile:
         profile.write(PROFILE)
     os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile.name  # Fast DDS 3
     os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile.name  # Fast DDS 2
     rclpy.init()
     node = Node('burst_publisher')
-    publisher = node.create_publisher(String, topic, QoSProfile(depth=count))
+    publisher = node.create_publisher(msg_type, topic, qos)
     deadline = time.monotonic() + DEADLINE_SEC
     while not _reliable_reader(node, topic) and time.monotonic() < deadline:
         time.sleep(0.02)
-    publisher.publish(String(data='0'))
+    publisher.publish(messages[0])
     matched = publisher.wait_for_all_acked(Duration(seconds=DEADLINE_SEC))  # both ways
-    for index in range(1, count):
-        publisher.publish(String(data=str(index)))
+    for message in messages[1:]:
+        publisher.publish(message)
     acked = matched and publisher.wait_for_all_acked(Duration(seconds=DEADLINE_SEC))
     os.kill(recorder, signal.SIGINT)
     print(json.dumps({'acked': acked}), flush=True)
