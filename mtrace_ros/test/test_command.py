@@ -10,6 +10,7 @@ import time
 from typing import List
 
 from conftest import DEADLINE_SEC
+from conftest import node_script
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
 from mtrace_ros.analysis.records import MATCHED_KEY
@@ -21,6 +22,8 @@ import pytest
 from span_fixtures import make_span
 
 DATA = pathlib.Path(__file__).parent / 'data'
+#: As many spans as the collector's queue holds: none is pushed out before it is taken.
+BURST = SPAN_QOS.depth
 SPAN_FILE = DATA / 'spans.jsonl'
 
 
@@ -125,6 +128,18 @@ def test_collect_honours_ros_args_and_stops_cleanly_on_sigterm(
     # Whole lines only, and only the spans sent: the collector records none of its own.
     assert {record['span_id'] for record in records} <= set(sent)
     assert f'mtrace collect: {len(records)} spans' in child.output()
+
+
+def test_collect_writes_every_span_received_before_a_sigint(mtrace, processes, tmp_path):
+    out = tmp_path / 'spans.jsonl'
+    child = processes([mtrace, 'collect', '-o', str(out)], name='collect')
+    # It signals the collector the moment the collector's middleware acknowledged the burst.
+    burst = processes(node_script('burst_publisher.py') + [
+        SPAN_TOPIC, str(BURST), str(child.popen.pid), '--spans'], name='burst')
+    assert child.popen.wait(DEADLINE_SEC * 2) == 0, child.output()
+    assert wait_until(lambda: burst.records() == [{'acked': True}]), burst.output()
+    assert [record['node'] for record in _spans(out)] == [str(i) for i in range(BURST)]
+    assert f'mtrace collect: {BURST} spans' in child.output()
 
 
 def _records(path: pathlib.Path) -> List[dict]:

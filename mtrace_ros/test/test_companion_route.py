@@ -8,6 +8,7 @@ number. On Jazzy (no ``publisher_gid`` in ``MessageInfo``) a topic with one
 publisher matches by sequence number; several publishers give linked new roots.
 """
 
+import functools
 import threading
 
 from conftest import each_in_its_own_trace
@@ -29,8 +30,12 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
+from rclpy.qos import QoSPolicyKind
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
+from rclpy.qos_overriding_options import InvalidQosOverridesError
+from rclpy.qos_overriding_options import QosCallbackResult
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.serialization import deserialize_message
 from rclpy.serialization import serialize_message
 from std_msgs.msg import String
@@ -360,6 +365,42 @@ def test_destroying_a_traced_subscription_destroys_its_companion_on_any_node(
     assert [s.topic_name for s in node.subscriptions] == ['/kept/_mtrace', '/kept']
     assert node.destroy_subscription(kept) and list(node.subscriptions) == []
     node.destroy_node()  # nothing left to destroy twice
+
+
+def _refusing_overrides():
+    """Return QoS overriding options whose check refuses: rclpy then raises on creation."""
+    def refuse(qos):
+        result = QosCallbackResult()
+        result.successful, result.reason = False, 'refused by the test'
+        return result
+    return QoSOverridingOptions([QoSPolicyKind.RELIABILITY], callback=refuse)
+
+
+@pytest.mark.parametrize('node_class, factory', [
+    (mtrace_ros.TracedNode, None), (Node, mtrace_ros.create_traced_subscription),
+    (mtrace_ros.TracedNode, mtrace_ros.create_traced_subscription)])
+def test_a_refused_subscription_leaves_no_companion_behind(make_node, node_class, factory):
+    node = make_node(node_class, 'refused_reader')
+    create = node.create_subscription if factory is None else functools.partial(factory, node)
+    with pytest.raises(InvalidQosOverridesError, match='refused by the test'):
+        create(String, 'refused', lambda msg: None, 10,
+               qos_overriding_options=_refusing_overrides())
+    assert list(node.subscriptions) == []
+    assert _record_readers(node, '/refused') == []  # its own endpoints: no discovery wait
+    kept = create(String, 'refused', lambda msg: None, 10)  # the same topic still works
+    assert [s.topic_name for s in node.subscriptions] == ['/refused/_mtrace', '/refused']
+    assert node.destroy_subscription(kept) and list(node.subscriptions) == []
+
+
+def test_a_refused_publisher_leaves_no_companion_behind(make_node):
+    node = make_node(mtrace_ros.TracedNode, 'refused_writer')
+    before = [p.topic_name for p in node.publishers]
+    with pytest.raises(InvalidQosOverridesError, match='refused by the test'):
+        node.create_publisher(String, 'refused', 10, qos_overriding_options=_refusing_overrides())
+    assert [p.topic_name for p in node.publishers] == before
+    assert node.get_publishers_info_by_topic('/refused/_mtrace') == []
+    node.create_publisher(String, 'refused', 10)
+    assert len(node.get_publishers_info_by_topic('/refused/_mtrace')) == 1
 
 
 def test_excluded_topics_from_the_environment_stay_plain(make_node, monkeypatch):

@@ -17,7 +17,9 @@ from typing import Dict
 from typing import List
 from typing import Set
 
+from conftest import DEADLINE_SEC
 from conftest import next_domain_id
+from conftest import node_script
 from conftest import spin_until
 from conftest import wait_until
 from mtrace_msgs.msg import Span as SpanMsg
@@ -34,11 +36,13 @@ from mtrace_ros.export.schema import SpanRecord
 from mtrace_ros.wire.companion import COMPANION_SUFFIX
 import pytest
 from rcl_interfaces.msg import Log
+from rclpy.duration import Duration
 from rclpy.serialization import deserialize_message
 from recording_tools import copy_bag
 from recording_tools import rewrite_with_mcap_ros2
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2 import StoragePlugin
+from std_msgs.msg import String
 
 DEMO_SEC = 8.0
 RATE_HZ = 5.0
@@ -110,8 +114,7 @@ def demo_run(tmp_path_factory) -> DemoRun:
             signalled.append(time.time_ns() + int(DEMO_SEC * 1e9))
         run_tree(DEMO_SEC, RATE_HZ, spans_dir, out=io.StringIO(), span_topic=True,
                  on_started=started)
-        time.sleep(1.0)  # the recorder still writes what its subscriptions received
-    finally:
+    finally:  # stopped at once: the recorder still writes what its subscriptions received
         recorder.send_signal(2)
         code = recorder.wait(20)
         log.close()
@@ -248,13 +251,33 @@ def test_sigterm_closes_the_recording(make_node, executor, processes, tmp_path):
     assert spin_until(executor, lambda: publisher.get_subscription_count() > 0)
     for index in range(5):
         publisher.publish(TracedString(data=str(index)))
-    time.sleep(0.5)  # delivery; the recorder must then still close what it has
+    assert publisher.wait_for_all_acked(Duration(seconds=DEADLINE_SEC))  # in its queue
     recorder.popen.send_signal(signal.SIGTERM)
     assert recorder.popen.wait(20) == 0, recorder.output()
     assert 'mtrace record: ' in recorder.output() and '/sigterm: 5' in recorder.output()
     recording = read_recording(str(bag))
     assert recording.skipped == []
     assert len([r for r in recording.records if r.kind == 'root']) == 5
+
+
+#: As many as the recorder's queue holds: none is pushed out before it is taken.
+BURST = 1000
+
+
+def test_sigint_writes_every_message_received_before_it(processes, tmp_path):
+    bag = tmp_path / 'bag'
+    recorder = processes(['mtrace', 'record', '-o', str(bag), '/burst'], name='record')
+    # It signals the recorder the moment the recorder's middleware acknowledged the burst,
+    # most of it not taken yet.
+    burst = processes(
+        node_script('burst_publisher.py') + ['/burst', str(BURST), str(recorder.popen.pid)],
+        name='burst')
+    assert recorder.popen.wait(DEADLINE_SEC * 2) == 0, recorder.output()
+    assert wait_until(lambda: burst.records() == [{'acked': True}]), burst.output()
+    assert f'/burst: {BURST}' in recorder.output()
+    with Reader(bag) as reader:
+        written = [deserialize_message(data, String).data for _, _, data in reader.messages()]
+    assert written == [str(index) for index in range(BURST)]
 
 
 def test_record_refuses_an_existing_directory(tmp_path):

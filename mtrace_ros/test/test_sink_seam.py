@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from conftest import wait_until
 import mtrace_ros
 from mtrace_ros import start_trace
 from mtrace_ros.analysis.records import read_records
@@ -247,3 +248,48 @@ def test_a_processor_never_blocks_its_callers_while_exporting(seam):
     gate.set()
     assert processor.force_flush()
     assert processor.exported == 50
+
+
+class HeldExporter(ListExporter):
+    """Holds each batch until let go, then fails it; deaf to ``shutdown`` (a hung endpoint)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.let_go = threading.Event()
+        self.shutdowns = 0
+
+    def export(self, records):
+        self.holding.set()
+        self.let_go.wait(60)
+        return False
+
+    def shutdown(self):
+        self.shutdowns += 1  # close() cuts it short, then its worker ends with one more
+
+
+def test_the_total_a_closing_sink_says_is_final_though_its_worker_drops_more(capfd):
+    exporter = HeldExporter()
+    processor = BatchSpanProcessor(exporter, batch_size=2, schedule_delay_ms=0)
+    for _ in range(5):
+        processor.submit(make_span())
+    assert exporter.holding.wait(10)
+    assert processor.stats()[1:] == (0, 0, 5)  # the batch being exported is still queued
+    processor.close(timeout_sec=0.0)  # gives up on the batch the exporter holds
+    said = processor.stats()
+    assert said[1:] == (0, 5, 0)
+    assert '5 spans dropped in all (0 exported)' in capfd.readouterr().err
+    exporter.let_go.set()  # the export fails now, after the total was said
+    assert wait_until(lambda: exporter.shutdowns == 2)  # the worker ended
+    assert processor.stats() == said
+
+
+def test_a_span_that_ends_after_its_sink_closed_is_said_dropped(capfd):
+    processor = BatchSpanProcessor(ListExporter())
+    processor.close()
+    for _ in range(3):
+        processor.submit(make_span())
+    err = capfd.readouterr().err
+    assert err.count('a span that ended after it closed was dropped') == 1
+    assert '(1 spans dropped in all); further ones are counted, not logged' in err
+    assert processor.stats().dropped == 3

@@ -7,8 +7,10 @@ serialized (CDR) messages and writes them, with the receive time, into
 ``DIR/`` (``metadata.yaml`` and one MCAP file, with each topic's message
 definition and type hash), which ``ros2 bag info``, ``ros2 bag play``,
 Foxglove and ``mtrace tree DIR`` open. Topics are found as they appear. The
-recorder records no spans itself. On SIGINT or SIGTERM it stops and closes
-the recording, so the MCAP file has its summary and the metadata is written.
+recorder records no spans itself. On SIGINT or SIGTERM it stops taking
+messages, writes those its subscriptions had already received
+(:mod:`.draining`) and closes the recording, so the MCAP file has its summary
+and the metadata is written.
 """
 
 import importlib
@@ -28,6 +30,7 @@ from mtrace_ros.analysis.bag_reader import HEADER_TYPE
 from mtrace_ros.analysis.bag_reader import LOG_TYPE
 from mtrace_ros.analysis.bag_reader import ROSOUT_TOPIC
 from mtrace_ros.analysis.bag_reader import SPAN_TYPE
+from mtrace_ros.analysis.draining import drain
 from mtrace_ros.analysis.recorder import spin_until_stopped
 from mtrace_ros.analysis.recorder import stop_on_signals
 from mtrace_ros.analysis.recording_types import add_installed_type
@@ -43,6 +46,7 @@ from rclpy.qos import DurabilityPolicy
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rclpy.subscription import Subscription
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer
 
@@ -100,6 +104,7 @@ class BagRecorder:
         self.typestore = installed_typestore()
         self.connections: Dict[str, Any] = {}
         self.counts: Dict[str, int] = {}
+        self.subscriptions: List[Subscription] = []
         self._passed: Set[str] = set()
         self._lock = threading.Lock()
         self.closed = False
@@ -149,7 +154,8 @@ class BagRecorder:
                     return
                 self.writer.write(connection, time.time_ns(), data)
                 self.counts[topic] += 1
-        self.node.create_subscription(msg_class, topic, write, _qos(self.node, topic), raw=True)
+        self.subscriptions.append(self.node.create_subscription(
+            msg_class, topic, write, _qos(self.node, topic), raw=True))
         print(f'mtrace record: recording {topic} ({type_name})', file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -171,8 +177,8 @@ def record(
     """
     Record ``topics`` (default: every traced topic, the companion topics, spans, /rosout).
 
-    Stops after ``duration_sec``, or on SIGINT / SIGTERM; returns the message
-    count per recorded topic.
+    Stops after ``duration_sec``, or on SIGINT / SIGTERM, then writes what its
+    subscriptions had received by then; returns the message count per recorded topic.
 
     :raises RuntimeError: if ``output`` exists or cannot be created.
     """
@@ -196,6 +202,7 @@ def record(
         if ready is not None:
             ready.set()
         spin_until_stopped(executor, context, stop, duration_sec)
+        drain(recorder.subscriptions)
     finally:
         restore()
         recorder.close()

@@ -3,8 +3,9 @@ Collect spans from the span topic and write them as JSON Lines.
 
 The collector is a plain rclpy node: it records no spans itself (a span for
 each span received would feed the topic it reads). It stops after a count,
-after a duration, or on SIGINT/SIGTERM, and always leaves a complete file:
-each record is written and flushed as one line.
+after a duration, or on SIGINT/SIGTERM (then it still writes the spans it
+had received: :mod:`.draining`), and always leaves a complete file: each
+record is written and flushed as one line.
 
 Spans published before the collector matched their publisher never reach it
 (the span topic is volatile). So that no one mistakes them for lost ones,
@@ -24,6 +25,7 @@ from typing import Optional
 from typing import TextIO
 
 from mtrace_msgs.msg import Span as SpanMsg
+from mtrace_ros.analysis.draining import drain
 from mtrace_ros.analysis.records import MATCHED
 from mtrace_ros.analysis.records import MATCHED_KEY
 from mtrace_ros.export.schema import record_from_message
@@ -71,7 +73,7 @@ def collect(
 
     def on_span(msg: SpanMsg) -> None:
         nonlocal written
-        if stop.is_set():
+        if count is not None and written >= count:
             return
         write(record_to_dict(record_from_message(msg)))
         written += 1
@@ -87,13 +89,14 @@ def collect(
     executor = SingleThreadedExecutor(context=context)
     node = Node(NODE_NAME, context=context)
     try:
-        node.create_subscription(
+        subscription = node.create_subscription(
             SpanMsg, SPAN_TOPIC, on_span, SPAN_QOS,
             event_callbacks=SubscriptionEventCallbacks(
                 incompatible_qos=_warn_incompatible, matched=on_matched))
         executor.add_node(node)
         spin_until_stopped(executor, context, stop, duration_sec,
                            more=lambda: count is None or count > 0)
+        drain([subscription])
     finally:
         restore()
         executor.shutdown()

@@ -9,9 +9,13 @@ records off the queue in batches — when a batch is full, when the oldest
 record has waited the schedule delay, or when a flush is asked — and hands
 each batch to the exporter (:class:`SpanExporter`: ``export``, ``shutdown``,
 ``force_flush``, as OpenTelemetry's). Every record is counted exactly once:
-exported, dropped (queue full, export failed, closed) or still queued. The
-first drop of a processor is logged once, as a warning; when it closes, a
-processor that dropped anything says how many, so no loss is silent.
+exported, dropped (queue full, export failed, closed) or still queued (a
+batch being exported counts as queued). The first drop of a processor is
+logged once, as a warning; when it closes, a processor that dropped anything
+says how many, so no loss is silent. That total is final: a batch the
+exporter still holds when ``close`` gives up on it is counted in it as
+dropped, whatever the exporter does with it later, and a span that ends
+after it was said is dropped with a warning of its own.
 """
 
 import collections
@@ -140,6 +144,9 @@ class BatchSpanProcessor:
         self._dropped = 0
         self._warned = False
         self._closed = False
+        #: Set once close() said the final counts: the worker's late results change nothing.
+        self._settled = False
+        self._late_warned = False
         #: Set while exports fail: close() then cuts the exporter short at once.
         self._failing = False
         self._start()
@@ -151,6 +158,8 @@ class BatchSpanProcessor:
         self._condition = threading.Condition(self._lock)
         self._queue: Deque[SpanRecord] = collections.deque()
         self._flushes: List[threading.Event] = []
+        #: How many records the exporter holds now (taken off the queue, not yet counted).
+        self._in_flight = 0
         self._stopping = False
         self._thread = threading.Thread(
             target=self._run, name=f'mtrace-sink {self.name}', daemon=True)
@@ -172,9 +181,10 @@ class BatchSpanProcessor:
         return self._closed
 
     def stats(self) -> SinkStats:
-        """Return the sink's counts now."""
+        """Return the sink's counts now (a batch being exported is queued still)."""
         with self._lock:
-            return SinkStats(self.name, self._exported, self._dropped, len(self._queue))
+            return SinkStats(
+                self.name, self._exported, self._dropped, len(self._queue) + self._in_flight)
 
     def submit(self, record: SpanRecord) -> None:
         """Queue an ended span's record; drop it if the queue is full. Never blocks."""
@@ -185,10 +195,16 @@ class BatchSpanProcessor:
                     self._condition.notify()
                 return
             self._dropped += 1
-            full = not self._closed
+            full, dropped = not self._closed, self._dropped
+            late = self._settled and not self._late_warned
+            self._late_warned = self._late_warned or late
         if full:
             self._warn_once(
                 f'is dropping spans: its queue of {self.queue_size} spans is full (too slow)')
+        elif late:  # after close() said its total: say the new one
+            _logger.warning(
+                f'span sink {self.name} is closed: a span that ended after it closed was '
+                f'dropped ({dropped} spans dropped in all); further ones are counted, not logged')
 
     def force_flush(self, timeout_sec: float = DEFAULT_CLOSE_TIMEOUT_SEC) -> bool:
         """Export everything queued now, without closing; return whether it was done in time."""
@@ -207,7 +223,8 @@ class BatchSpanProcessor:
         Records submitted after ``close`` are dropped. An exporter still busy
         at the deadline, or failing, is cut short (``shutdown``); what it had
         not exported is counted as dropped, and a sink that dropped anything
-        says how many.
+        says how many. The counts are final once said: a worker that outlives
+        the wait (an exporter that ignores ``shutdown``) changes none of them.
         """
         with self._lock:
             if self._closed:
@@ -222,12 +239,15 @@ class BatchSpanProcessor:
             self._shutdown_exporter()
             self._thread.join(_ABORT_WAIT_SEC)
         with self._lock:
-            self._dropped += len(self._queue)
+            # Given up on: the queue, and the batch of a worker still exporting.
+            self._dropped += len(self._queue) + self._in_flight
             self._queue.clear()
-        if self._dropped:
+            self._in_flight = 0
+            self._settled = True
+            exported, dropped = self._exported, self._dropped
+        if dropped:
             _logger.warning(
-                f'span sink {self.name}: {self._dropped} spans dropped in all '
-                f'({self._exported} exported)')
+                f'span sink {self.name}: {dropped} spans dropped in all ({exported} exported)')
 
     def _shutdown_exporter(self) -> None:
         try:
@@ -259,6 +279,7 @@ class BatchSpanProcessor:
             if not self._queue and self._stopping:
                 return None
             count = min(self.batch_size, len(self._queue))
+            self._in_flight = count
             return [self._queue.popleft() for _ in range(count)]
 
     def _run(self) -> None:
@@ -303,8 +324,10 @@ class BatchSpanProcessor:
         if reason is not None:  # said before it is counted: whoever sees the count sees why
             self._warn_once(f'is dropping spans: {reason}')
         with self._lock:
-            self._exported += delivered
-            self._dropped += len(batch) - delivered
+            if not self._settled:  # else close() counted the batch as dropped already
+                self._exported += delivered
+                self._dropped += len(batch) - delivered
+                self._in_flight = 0
 
     def _after_fork(self) -> None:
         """In a forked child: the thread is gone; start a new one with an empty queue."""
@@ -325,14 +348,18 @@ class SimpleSpanProcessor:
         self.closed = False
 
     def submit(self, record: SpanRecord) -> None:
-        """Export ``record`` now; count it dropped if that fails (never raises)."""
-        try:
-            delivered = not self.closed and self.exporter.export([record])
-        except Exception as ex:
-            _logger.warning(f'span sink {self.name} failed: {_describe(ex)}')
-            delivered = False
+        """Export ``record`` now; count it dropped, and say so, if that fails (never raises)."""
+        problem = 'is closed' if self.closed else None
+        if problem is None:
+            try:
+                if not self.exporter.export([record]):
+                    problem = 'failed to export'
+            except Exception as ex:
+                problem = f'failed: {_describe(ex)}'
+        if problem is not None:
+            _logger.warning(f'span sink {self.name} {problem}; a span was dropped')
         with self._lock:
-            if delivered:
+            if problem is None:
                 self.exported += 1
             else:
                 self.dropped += 1

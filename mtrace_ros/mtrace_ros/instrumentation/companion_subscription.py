@@ -279,8 +279,24 @@ class CompanionSubscription(Subscription):
             node.destroy_subscription(records)  # a no-op once the node destroyed it
 
 
-def owning_its_records(node: Node, subscription: Subscription) -> Subscription:
-    """Make ``subscription`` (just made by ``node``) destroy its record subscription with it."""
+def owning_its_records(
+    node: Node, callback: Callable[..., Any], create: Callable[[], Subscription],
+) -> Subscription:
+    """
+    Return the subscription ``create()`` makes in ``node``, destroying its records with it.
+
+    ``callback`` is the one ``create`` subscribes with: when it holds a record
+    subscription (:func:`companion_callback`) and ``create`` raises (rclpy
+    refused the data subscription), that record subscription is destroyed
+    at once, so that it does not stay in the node.
+    """
+    try:
+        subscription = create()
+    except BaseException:
+        records = getattr(callback, RECORDS_ATTRIBUTE, None)
+        if records is not None:
+            node.destroy_subscription(records)
+        raise
     if records_of(subscription) is not None and type(subscription) is Subscription:
         subscription.__class__ = CompanionSubscription
         subscription._mtrace_node = weakref.ref(node)

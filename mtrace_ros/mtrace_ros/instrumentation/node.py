@@ -162,8 +162,9 @@ class TracedNode(Node):
         elif way == routing.COMPANION:
             callback = companion_callback(
                 self, routing.resolved_name(self, topic), callback, qos_profile)
-        subscription = owning_its_records(self, super().create_subscription(
-            msg_type, topic, callback, qos_profile, **kwargs))
+        create = super().create_subscription
+        subscription = owning_its_records(
+            self, callback, lambda: create(msg_type, topic, callback, qos_profile, **kwargs))
         if way != routing.UNTRACED:
             layout_check.check(self, subscription.topic_name)
         return subscription

@@ -116,8 +116,8 @@ def create_traced_subscription(
         callback = companion_callback(
             node, routing.resolved_name(node, topic), callback, qos_profile)
     if way != routing.ENVELOPE:
-        subscription = owning_its_records(
-            node, node.create_subscription(msg_type, topic, callback, qos_profile, **kwargs))
+        subscription = owning_its_records(node, callback, lambda: node.create_subscription(
+            msg_type, topic, callback, qos_profile, **kwargs))
         layout_check.check(node, subscription.topic_name)
         return subscription
     resolved = routing.resolved_name(node, topic)
