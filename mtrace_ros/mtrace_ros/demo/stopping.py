@@ -21,19 +21,24 @@ when the flag is set. A node is started with both signals blocked
 (:func:`stop_signals_blocked`, in the runner) and unblocks them once its
 handler is in place: a stop asked while it still imports is delivered then,
 not lost. Its stop is then in order: the node is destroyed (a
-:class:`mtrace_ros.TracedNode` first lets its topic sinks deliver), then the
-context is shut down.
+:class:`mtrace_ros.TracedNode` first lets its topic sinks deliver), the sinks
+are closed, and the process ends (:func:`leave`) without tearing the
+middleware down (:func:`hold_participant` says why).
 """
 
 import contextlib
+import ctypes
 import faulthandler
 import os
 import signal
 import sys
 import threading
 from typing import Iterator
+from typing import List
+from typing import NoReturn
 from typing import Optional
 
+from mtrace_ros.export.registry import close_sinks
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.guard_condition import GuardCondition
@@ -44,6 +49,48 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: A node not gone this long after a stop signal prints its threads' stacks and exits (the
 #: runner kills it after 10 s).
 STOP_DEADLINE_SEC = 8.0
+#: How much later faulthandler's own thread ends a stop whose main thread holds the GIL.
+STOP_BACKSTOP_SEC = 1.0
+
+#: The nodes that keep this process's DDS participant until the process ends.
+_held: List[Node] = []
+
+
+def hold_participant() -> Node:
+    """
+    Create a hidden node, never destroyed, that keeps this process's DDS participant.
+
+    rmw_fastrtps tears the participant down with the last node of a context
+    (``rmw_destroy_node``). In Fast DDS 3.2 (the Kilted wheels) that teardown
+    waits in ``DomainParticipant::set_listener(nullptr)`` for discovery
+    callbacks under way, and that wait spins (its endless deadline overflows)
+    holding the mutex such a callback needs to finish: it never returns, and
+    it holds the GIL. Seen (gdb) when every demo node stops at once, each
+    receiving its peers' endpoints leaving while it destroys its last node:
+    with a topic sink the sink's node, in ``rclpy.try_shutdown``; otherwise
+    the user's node. So a demo node never destroys its last node: this one
+    outlives every other, and :func:`leave` ends the process.
+    """
+    holder = Node(f'_mtrace_demo_hold_{os.getpid()}', use_global_arguments=False,
+                  enable_rosout=False, start_parameter_services=False)
+    _held.append(holder)
+    return holder
+
+
+def leave(code: int) -> NoReturn:
+    """
+    End the process with ``code`` once its sinks are closed, leaving the middleware as it is.
+
+    The node was destroyed (its endpoints announced gone, its spans
+    delivered); closing the sinks writes what the others queue. Peers drop
+    the participant when its lease ends. C's stdio is flushed too: rcutils
+    writes log lines there.
+    """
+    close_sinks()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctypes.CDLL(None).fflush(None)
+    os._exit(code)
 
 
 @contextlib.contextmanager
@@ -84,25 +131,31 @@ class StopSignals:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def _arm_deadline(self) -> None:
-        """Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`."""
+        """
+        Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`.
+
+        The timer is Python: it cannot run while the main thread holds the GIL
+        in the middleware. faulthandler's thread needs no GIL: it prints the
+        stacks and exits 1 :data:`STOP_BACKSTOP_SEC` later.
+        """
         if self._deadline is None:  # only the watch thread arms it
             self._deadline = threading.Timer(STOP_DEADLINE_SEC, self._overdue)
             self._deadline.daemon = True
             self._deadline.start()
+            faulthandler.dump_traceback_later(STOP_DEADLINE_SEC + STOP_BACKSTOP_SEC, exit=True)
 
     def _overdue(self) -> None:
         """
         End a stop that hangs: print every thread's stack, then exit.
 
-        rclpy's node teardown can wait forever for a handle it still counts in
-        use (seen under a loaded test suite: ``destroy_when_not_in_use`` in
-        ``rclpy.try_shutdown``). Once the spans are delivered
+        A safety net: the known hang (the middleware's teardown, see
+        :func:`hold_participant`) is avoided. Once the spans are delivered
         (:attr:`torn_down` set, the node destroyed by mtrace) the stop did its
         work: exit 0; a node that never got that far exits 1.
         """
         done = self.torn_down
         print(f'mtrace demo: the node has not finished stopping after {STOP_DEADLINE_SEC:.0f} s'
-              f' ({"rclpy teardown" if done else "before its spans were delivered"}); '
+              f' ({"after" if done else "before"} its spans were delivered); '
               'exiting. Its threads:', file=sys.stderr, flush=True)
         faulthandler.dump_traceback(sys.stderr, all_threads=True)
         os._exit(0 if done else 1)
