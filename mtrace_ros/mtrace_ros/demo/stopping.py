@@ -63,9 +63,9 @@ def hold_participant() -> Node:
     rmw_fastrtps tears the participant down with the last node of a context
     (``rmw_destroy_node``). In Fast DDS 3.2 (the Kilted wheels) that teardown
     waits in ``DomainParticipant::set_listener(nullptr)`` for discovery
-    callbacks under way, and that wait spins (its endless deadline overflows)
-    holding the mutex such a callback needs to finish: it never returns, and
-    it holds the GIL. Seen (gdb) when every demo node stops at once, each
+    callbacks under way; that wait spins (its endless deadline overflows to
+    one already past), holding the GIL and, all but an instant per turn, the
+    mutex such a callback needs to finish: it never returns. Seen (gdb) when every demo node stops at once, each
     receiving its peers' endpoints leaving while it destroys its last node:
     with a topic sink the sink's node, in ``rclpy.try_shutdown``; otherwise
     the user's node. So a demo node never destroys its last node: this one
