@@ -65,11 +65,12 @@ def hold_participant() -> Node:
     waits in ``DomainParticipant::set_listener(nullptr)`` for discovery
     callbacks under way; that wait spins (its endless deadline overflows to
     one already past), holding the GIL and, all but an instant per turn, the
-    mutex such a callback needs to finish: it never returns. Seen (gdb) when every demo node stops at once, each
-    receiving its peers' endpoints leaving while it destroys its last node:
-    with a topic sink the sink's node, in ``rclpy.try_shutdown``; otherwise
-    the user's node. So a demo node never destroys its last node: this one
-    outlives every other, and :func:`leave` ends the process.
+    mutex such a callback needs to finish: it never returns. Seen (gdb) when
+    every demo node stops at once, each receiving its peers' endpoints
+    leaving while it destroys its last node: with a topic sink the sink's
+    node, in ``rclpy.try_shutdown``; otherwise the user's node. So a demo
+    node never destroys its last node: this one outlives every other, and
+    :func:`leave` ends the process.
     """
     holder = Node(f'_mtrace_demo_hold_{os.getpid()}', use_global_arguments=False,
                   enable_rosout=False, start_parameter_services=False)
