@@ -13,9 +13,9 @@ without any change to the type (:data:`STANDARD_TYPE_EDGES`).
 import concurrent.futures
 import os
 import signal
+import sys
 import threading
 import time
-import traceback
 from typing import Any
 from typing import List
 from typing import Optional
@@ -28,8 +28,6 @@ from mtrace_msgs.srv import TracedTrigger
 import mtrace_ros
 from mtrace_ros.action import ActionClient
 from mtrace_ros.action import ActionServer
-from mtrace_ros.demo.stopping import hold_participant
-from mtrace_ros.demo.stopping import leave
 from mtrace_ros.demo.stopping import StopSignals
 from mtrace_ros.demo.topology import COUNT_ACTION
 from mtrace_ros.demo.topology import DEFAULT_RATE_HZ
@@ -245,9 +243,8 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
     takes the stop signals itself, instead of rclpy (see
     :mod:`mtrace_ros.demo.stopping`): it stops promptly, and exits 0, wherever
     the signal lands; and it stops in order, so its span topic sink delivers
-    every span (rclpy's handler would shut the context down at once, under
-    the sink). The process then ends without the middleware's teardown,
-    which can hang (:func:`mtrace_ros.demo.stopping.hold_participant`).
+    every span before the context shuts down (rclpy's handler would shut it
+    down at once, under the sink).
     """
     stop = StopSignals()
     stop.install()
@@ -257,30 +254,21 @@ def run(name: str, args: Optional[List[str]] = None) -> None:
     _stop_when_runner_dies()
     # not `with`: rclpy 7 (Jazzy) init returns no context manager
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    hold_participant()  # the node is never the context's last: no middleware teardown
     try:
-        code = _run_node(spec, stop)
-    except Exception:  # said as an uncaught one would be, then the same ending
-        traceback.print_exc()
-        code = 1
-    leave(code)
-
-
-def _run_node(spec: DemoNode, stop: StopSignals) -> int:
-    """Run the node of ``spec`` until a stop, then destroy it; return the exit code."""
-    try:
-        node = _NODE_CLASSES.get(spec.name, TreeNode)(spec)
-    except BadParameter as ex:
-        rclpy.logging.get_logger(spec.name).fatal(str(ex))
-        return 2
-    try:
-        stop.spin(node)
-    except ExternalShutdownException:
-        pass
+        try:
+            node = _NODE_CLASSES.get(name, TreeNode)(spec)
+        except BadParameter as ex:
+            rclpy.logging.get_logger(name).fatal(str(ex))
+            sys.exit(2)
+        try:
+            stop.spin(node)
+        except ExternalShutdownException:
+            pass
+        finally:
+            node.destroy_node()  # a TracedNode: its topic sink delivers what it queues first
+            stop.torn_down = True
     finally:
-        node.destroy_node()  # a TracedNode: its topic sink delivers what it queues first
-        stop.torn_down = True
-    return 0
+        rclpy.try_shutdown()
 
 
 def _stop_when_runner_dies() -> None:

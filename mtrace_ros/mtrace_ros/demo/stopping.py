@@ -21,24 +21,19 @@ when the flag is set. A node is started with both signals blocked
 (:func:`stop_signals_blocked`, in the runner) and unblocks them once its
 handler is in place: a stop asked while it still imports is delivered then,
 not lost. Its stop is then in order: the node is destroyed (a
-:class:`mtrace_ros.TracedNode` first lets its topic sinks deliver), the sinks
-are closed, and the process ends (:func:`leave`) without tearing the
-middleware down (:func:`hold_participant` says why).
+:class:`mtrace_ros.TracedNode` first lets its topic sinks deliver), then the
+context is shut down.
 """
 
 import contextlib
-import ctypes
 import faulthandler
 import os
 import signal
 import sys
 import threading
 from typing import Iterator
-from typing import List
-from typing import NoReturn
 from typing import Optional
 
-from mtrace_ros.export.registry import close_sinks
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.guard_condition import GuardCondition
@@ -51,47 +46,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_DEADLINE_SEC = 8.0
 #: How much later faulthandler's own thread ends a stop whose main thread holds the GIL.
 STOP_BACKSTOP_SEC = 1.0
-
-#: The nodes that keep this process's DDS participant until the process ends.
-_held: List[Node] = []
-
-
-def hold_participant() -> Node:
-    """
-    Create a hidden node, never destroyed, that keeps this process's DDS participant.
-
-    rmw_fastrtps tears the participant down with the last node of a context
-    (``rmw_destroy_node``). In Fast DDS 3.2 (the Kilted wheels) that teardown
-    waits in ``DomainParticipant::set_listener(nullptr)`` for discovery
-    callbacks under way; that wait spins (its endless deadline overflows to
-    one already past), holding the GIL and, all but an instant per turn, the
-    mutex such a callback needs to finish: it never returns. Seen (gdb) when
-    every demo node stops at once, each receiving its peers' endpoints
-    leaving while it destroys its last node: with a topic sink the sink's
-    node, in ``rclpy.try_shutdown``; otherwise the user's node. So a demo
-    node never destroys its last node: this one outlives every other, and
-    :func:`leave` ends the process.
-    """
-    holder = Node(f'_mtrace_demo_hold_{os.getpid()}', use_global_arguments=False,
-                  enable_rosout=False, start_parameter_services=False)
-    _held.append(holder)
-    return holder
-
-
-def leave(code: int) -> NoReturn:
-    """
-    End the process with ``code`` once its sinks are closed, leaving the middleware as it is.
-
-    The node was destroyed (its endpoints announced gone, its spans
-    delivered); closing the sinks writes what the others queue. Peers drop
-    the participant when its lease ends. C's stdio is flushed too: rcutils
-    writes log lines there.
-    """
-    close_sinks()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    ctypes.CDLL(None).fflush(None)
-    os._exit(code)
 
 
 @contextlib.contextmanager
@@ -149,14 +103,22 @@ class StopSignals:
         """
         End a stop that hangs: print every thread's stack, then exit.
 
-        A safety net: the known hang (the middleware's teardown, see
-        :func:`hold_participant`) is avoided. Once the spans are delivered
-        (:attr:`torn_down` set, the node destroyed by mtrace) the stop did its
-        work: exit 0; a node that never got that far exits 1.
+        Seen under a loaded test suite (gdb): ``rclpy.try_shutdown`` destroying
+        the context's last node (the topic sink's) tears the DDS participant
+        down, and Fast DDS 3.2.3 (the Kilted wheels) then waits in
+        ``DomainParticipant::set_listener(nullptr)`` for a discovery callback
+        under way (a peer's endpoint leaving: every demo node stops at once).
+        That wait spins, its endless deadline overflowing to one already past
+        in the wheel's build, holding the GIL and, all but an instant per
+        turn, the mutex the callback needs to finish: it never ends. Once the
+        spans are delivered (:attr:`torn_down` set, the node destroyed by
+        mtrace) the stop did its work: exit 0; a node that never got that far
+        exits 1. While the GIL is held this timer cannot run: faulthandler's
+        thread exits instead (see :meth:`_arm_deadline`).
         """
         done = self.torn_down
         print(f'mtrace demo: the node has not finished stopping after {STOP_DEADLINE_SEC:.0f} s'
-              f' ({"after" if done else "before"} its spans were delivered); '
+              f' ({"rclpy teardown" if done else "before its spans were delivered"}); '
               'exiting. Its threads:', file=sys.stderr, flush=True)
         faulthandler.dump_traceback(sys.stderr, all_threads=True)
         os._exit(0 if done else 1)
