@@ -196,3 +196,25 @@ def test_a_stop_that_hangs_ends_with_every_threads_stack(stage, code):
     assert result.returncode == code, result.stderr
     assert 'has not finished stopping after' in result.stderr
     assert 'Thread 0x' in result.stderr and 'in <module>' in result.stderr
+
+
+_GIL_HELD_STOP = """
+import ctypes, os, signal, time
+from mtrace_ros.demo import stopping
+stopping.STOP_DEADLINE_SEC = 0.5
+stop = stopping.StopSignals()
+stop.install()
+stop.torn_down = True
+os.kill(os.getpid(), signal.SIGINT)
+while stop._deadline is None:  # armed by the watch thread, as on any stop signal
+    time.sleep(0.01)
+ctypes.PyDLL(None).sleep(300)  # blocked in C holding the GIL: no Python thread runs again
+"""
+
+
+def test_a_stop_that_hangs_holding_the_gil_still_ends_with_every_threads_stack():
+    """Fast DDS's teardown hang held the GIL: the Python timer never ran, the runner killed -9."""
+    result = subprocess.run([sys.executable, '-c', _GIL_HELD_STOP],  # start-up may be slow
+                            capture_output=True, text=True, timeout=3 * DEADLINE_SEC)
+    assert result.returncode == 1, result.stderr
+    assert 'Timeout' in result.stderr and 'in <module>' in result.stderr

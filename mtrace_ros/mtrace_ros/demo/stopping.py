@@ -44,6 +44,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: A node not gone this long after a stop signal prints its threads' stacks and exits (the
 #: runner kills it after 10 s).
 STOP_DEADLINE_SEC = 8.0
+#: How much later faulthandler's own thread ends a stop whose main thread holds the GIL.
+STOP_BACKSTOP_SEC = 1.0
 
 
 @contextlib.contextmanager
@@ -84,21 +86,35 @@ class StopSignals:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def _arm_deadline(self) -> None:
-        """Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`."""
+        """
+        Give the stop :data:`STOP_DEADLINE_SEC` (once); then :meth:`_overdue`.
+
+        The timer is Python: it cannot run while the main thread holds the GIL
+        in the middleware. faulthandler's thread needs no GIL: it prints the
+        stacks and exits 1 :data:`STOP_BACKSTOP_SEC` later.
+        """
         if self._deadline is None:  # only the watch thread arms it
             self._deadline = threading.Timer(STOP_DEADLINE_SEC, self._overdue)
             self._deadline.daemon = True
             self._deadline.start()
+            faulthandler.dump_traceback_later(STOP_DEADLINE_SEC + STOP_BACKSTOP_SEC, exit=True)
 
     def _overdue(self) -> None:
         """
         End a stop that hangs: print every thread's stack, then exit.
 
-        rclpy's node teardown can wait forever for a handle it still counts in
-        use (seen under a loaded test suite: ``destroy_when_not_in_use`` in
-        ``rclpy.try_shutdown``). Once the spans are delivered
-        (:attr:`torn_down` set, the node destroyed by mtrace) the stop did its
-        work: exit 0; a node that never got that far exits 1.
+        Seen under a loaded test suite (gdb): ``rclpy.try_shutdown`` destroying
+        the context's last node (the topic sink's) tears the DDS participant
+        down, and Fast DDS 3.2.3 (the Kilted wheels) then waits in
+        ``DomainParticipant::set_listener(nullptr)`` for a discovery callback
+        under way (a peer's endpoint leaving: every demo node stops at once).
+        That wait spins, its endless deadline overflowing to one already past
+        in the wheel's build, holding the GIL and, all but an instant per
+        turn, the mutex the callback needs to finish: it never ends. Once the
+        spans are delivered (:attr:`torn_down` set, the node destroyed by
+        mtrace) the stop did its work: exit 0; a node that never got that far
+        exits 1. While the GIL is held this timer cannot run: faulthandler's
+        thread exits instead (see :meth:`_arm_deadline`).
         """
         done = self.torn_down
         print(f'mtrace demo: the node has not finished stopping after {STOP_DEADLINE_SEC:.0f} s'
