@@ -3,8 +3,8 @@ Run the demo tree without launch_ros (``make demo``), as ``ros2 launch`` would.
 
 Each node of :mod:`mtrace_ros.demo.topology` runs as its own OS process, from
 the installed console_script, its output prefixed with its name. After the
-given duration, or on Ctrl-C, SIGTERM or SIGHUP, every process is stopped
-(SIGINT, then SIGKILL for stragglers), and a summary says how many traces the root started, which
+given duration, or on Ctrl-C, SIGTERM or SIGHUP, every process is stopped,
+one at a time from the root down (SIGINT, then SIGKILL for a straggler), and a summary says how many traces the root started, which
 nodes logged each of a few of them, and the trees rebuilt from their spans.
 A runner killed outright (SIGKILL) leaves no node behind: each watches a
 pipe from the runner, and stops itself when the pipe closes.
@@ -141,13 +141,14 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
     except KeyboardInterrupt:
         pass
     finally:
-        # Stopping is not interrupted by a second signal: it ends within STOP_TIMEOUT_SEC.
+        # Stopping is not interrupted by a second signal: each node gets STOP_TIMEOUT_SEC.
+        # One at a time, root first: no new trace starts, every node handles what
+        # reached it, and no node tears its DDS participant down while a peer's
+        # endpoints are leaving (Fast DDS 3.2 can hang there: see demo.stopping).
         ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-        for process in processes:
+        for process in reversed(processes):  # started leaves first
             process.interrupt()
-        deadline = time.monotonic() + STOP_TIMEOUT_SEC
-        for process in processes:
-            process.reap(deadline)
+            process.reap(time.monotonic() + STOP_TIMEOUT_SEC)
         os.close(watched)
         os.close(held)
         for sig, handler in ignored.items():
