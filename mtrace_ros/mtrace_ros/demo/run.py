@@ -4,8 +4,9 @@ Run the demo tree without launch_ros (``make demo``), as ``ros2 launch`` would.
 Each node of :mod:`mtrace_ros.demo.topology` runs as its own OS process, from
 the installed console_script, its output prefixed with its name. After the
 given duration, or on Ctrl-C, SIGTERM or SIGHUP, every process is stopped,
-one at a time from the root down (SIGINT, then SIGKILL for a straggler), and a summary says how many traces the root started, which
-nodes logged each of a few of them, and the trees rebuilt from their spans.
+one at a time from the root down (SIGINT, then SIGKILL for a straggler), and
+a summary says how many traces the root started, which nodes logged each of a
+few of them, and the trees rebuilt from their spans.
 A runner killed outright (SIGKILL) leaves no node behind: each watches a
 pipe from the runner, and stops itself when the pipe closes.
 """
