@@ -333,6 +333,8 @@ def open_span(
     if parent is None:
         trace_id = new_trace_id()
         sampled = sampling.sample_root(trace_id)
+    elif not _sinks:  # nothing is recorded: the context alone, for every hop
+        return parent.child()
     else:
         sampled = parent.sampled
     span = None
