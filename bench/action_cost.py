@@ -62,6 +62,11 @@ class GoalRoundTrips:
     def __call__(self) -> float:
         return per_round_trip_us(self._count, self._traced, self._goal)
 
+    def close(self) -> None:
+        """Destroy the client and the server (with their record endpoints)."""
+        self._client.destroy()
+        self._server.destroy()
+
 
 def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
     """Measure one action goal's round trip, plain rclpy against traced, on both routes."""

@@ -7,9 +7,9 @@ each message keeps its type and bytes, and a ``TraceRecord`` goes on the
 hidden companion topic just before it; the subscription takes the record
 when its message needs it. In one process, publisher and subscription are
 each other's only record readers, so records skip the middleware
-(``local_records``); across two processes they go on the wire. Latency starts at the clock read just before
-``publish()`` (the type has no stamp), so it includes the whole publish call
-(the record's too) on both sides. The wire row adds up serialized sizes.
+(``local_records``); across two processes they go on the wire. Latency
+starts at the clock read just before ``publish()`` (the type has no stamp),
+so it includes the whole publish call (the record's too) on both sides. The wire row adds up serialized sizes.
 """
 
 from typing import List

@@ -209,11 +209,18 @@ def route_rows(
     """
     Return one row per ``(route, interface type)``: plain ``make(False, type)`` against traced.
 
+    Each side made is closed (``close()``) after its comparison.
+
     ``measure`` is formatted with the route (``{route}``).
     """
     rows = []
     for route, interface in routes:
-        values = compare(make(False, interface), make(True, interface), repeat=repeat)
+        baseline, subject = make(False, interface), make(True, interface)
+        try:
+            values = compare(baseline, subject, repeat=repeat)
+        finally:  # later groups run in the same session: leave its node as it was
+            for side in (baseline, subject):
+                side.close()
         row = median_row(group, measure.format(route=route), unit, values)
         row.note = added_note(row)
         rows.append(row)

@@ -40,13 +40,13 @@ class RoundTrips:
     """One repetition: ``count`` calls, one at a time; µs per round trip."""
 
     def __init__(self, session: Session, count: int, traced: bool, srv_type: Any) -> None:
-        node = session.node
+        node = self._node = session.node
         name = new_topic('trigger')
         if traced:
-            mtrace_ros.create_traced_service(node, srv_type, name, _answer)
+            self._service = mtrace_ros.create_traced_service(node, srv_type, name, _answer)
             self._client = mtrace_ros.create_traced_client(node, srv_type, name)
         else:
-            node.create_service(srv_type, name, _answer)
+            self._service = node.create_service(srv_type, name, _answer)
             self._client = node.create_client(srv_type, name)
         # Out of band, a TracedClient's wait also waits for its record topic to match.
         wait_for(lambda: self._client.wait_for_service(0.1), f'service {name}')
@@ -60,6 +60,11 @@ class RoundTrips:
 
     def __call__(self) -> float:
         return per_round_trip_us(self._count, self._traced, self._call)
+
+    def close(self) -> None:
+        """Destroy the client and the service (with their record endpoints)."""
+        self._node.destroy_client(self._client)
+        self._node.destroy_service(self._service)
 
 
 def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
