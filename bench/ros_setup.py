@@ -215,12 +215,13 @@ def route_rows(
     """
     rows = []
     for route, interface in routes:
-        baseline, subject = make(False, interface), make(True, interface)
-        try:
+        # Later groups run in the same session: leave its node as it was.
+        with contextlib.ExitStack() as sides:
+            baseline = make(False, interface)
+            sides.callback(baseline.close)
+            subject = make(True, interface)
+            sides.callback(subject.close)
             values = compare(baseline, subject, repeat=repeat)
-        finally:  # later groups run in the same session: leave its node as it was
-            for side in (baseline, subject):
-                side.close()
         row = median_row(group, measure.format(route=route), unit, values)
         row.note = added_note(row)
         rows.append(row)

@@ -363,6 +363,39 @@ def test_a_task_called_while_its_step_runs_returns_at_once_as_rclpy_does():
     assert task.result() == 'task' and var.get() == 'outside'
 
 
+def test_a_call_refused_while_a_step_ends_is_run_by_the_thread_that_ends_it():
+    """
+    The context goes back to the task just after rclpy's step has ended.
+
+    A call in that instant (the task looks idle: a multi-threaded executor
+    may hand it to another thread) is refused, as a call in rclpy's own
+    instant between a step's end and its lock's release is; then the thread
+    that ends the step runs it, so no wake-up is lost. The instant is made
+    here by holding the task's context as a step that is ending does.
+    """
+    advanced = []
+
+    class Suspend:
+        def __await__(self):
+            yield
+
+    async def steps():
+        for index in range(3):
+            advanced.append(index)
+            await Suspend()
+
+    task = Task(steps)
+    task()
+    assert advanced == [0]
+    step = task._mtrace_step
+    context = step.pop()  # as the thread ending a step holds it
+    task()  # refused: nothing runs now
+    assert advanced == [0]
+    step.append(context)
+    task()  # this step, then the refused one
+    assert advanced == [0, 1, 2]
+
+
 def test_removed_done_callback_is_not_called(executor):
     future = Future(executor=executor)
     called = []

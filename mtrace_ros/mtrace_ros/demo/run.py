@@ -146,10 +146,20 @@ def run_tree(duration_sec: float, rate: float, spans_dir: pathlib.Path,
         # One at a time, root first: no new trace starts, every node handles what
         # reached it, and no node tears its DDS participant down while a peer's
         # endpoints are leaving (Fast DDS 3.2 can hang there: see demo.stopping).
+        # A node that had to be killed leaves its peers only when its lease expires,
+        # at any time: the rest are then stopped at once.
         ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-        for process in reversed(processes):  # started leaves first
+        order = processes[::-1]  # started leaves first
+        for index, process in enumerate(order):
             process.interrupt()
-            process.reap(time.monotonic() + STOP_TIMEOUT_SEC)
+            if process.reap(time.monotonic() + STOP_TIMEOUT_SEC) == -signal.SIGKILL:
+                rest = order[index + 1:]
+                for other in rest:
+                    other.interrupt()
+                deadline = time.monotonic() + STOP_TIMEOUT_SEC
+                for other in rest:
+                    other.reap(deadline)
+                break
         os.close(watched)
         os.close(held)
         for sig, handler in ignored.items():

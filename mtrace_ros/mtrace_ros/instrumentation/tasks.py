@@ -105,12 +105,18 @@ def _task_call(task: Task) -> None:
         return
     try:
         context = step.pop()
-    except IndexError:
-        return  # running in another thread, or its own step calls it
+    except IndexError:  # running in another thread, or its own step calls it
+        if not task._executing:
+            # Between rclpy's end of a step and the context's return, rclpy would
+            # have run this call: the thread that ends the step runs it instead.
+            task._mtrace_missed = True
+        return
     try:
         context.run(_rclpy_task_call, task)
     finally:
         step.append(context)
+    if task.__dict__.pop('_mtrace_missed', False) and not task._executing:
+        _task_call(task)
 
 
 def _task_cancel(task: Task) -> None:
