@@ -57,6 +57,8 @@ from mtrace_ros.instrumentation.endpoint_gids import created_with_gids
 from mtrace_ros.instrumentation.endpoint_gids import gid_of
 from mtrace_ros.instrumentation.record_inbox import ON_DEMAND
 from mtrace_ros.instrumentation.record_inbox import RecordInbox
+from mtrace_ros.instrumentation.side_channel import reporting_take_errors
+from mtrace_ros.instrumentation.side_channel import taker
 from mtrace_ros.wire.companion import companion_qos
 from mtrace_ros.wire.companion import companion_topic
 from mtrace_ros.wire.companion import decode_record
@@ -111,19 +113,14 @@ class _Matcher:
                 callback_group=ON_DEMAND, raw=True,
                 event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False)),
             publishers=False)
-        self._handle = self.subscription.handle
+        self._take = taker(self.subscription, reporting_take_errors(self._logger, topic))
         if len(gids) == 1:  # else records come only through the middleware, as they can
             local_records.register(
                 node, records_topic, next(iter(gids)), self.subscription, self.inbox.put)
 
     def _take_next(self) -> Optional[Decoded]:
-        try:
-            taken = self._handle.take_message(TraceRecord, True)
-        except Exception as ex:  # a destroyed subscription, a corrupt sample
-            notices.report(self._logger, self._topic, 'cannot take trace records',
-                           f'{type(ex).__name__}: {ex}')
-            return None
-        return None if taken is None else self._parse(taken[0])
+        data = self._take()
+        return None if data is None else self._parse(data)
 
     def _delivered(self, data: bytes) -> None:
         """Keep a record an executor delivered (one that ignores callback groups)."""

@@ -63,6 +63,7 @@ from mtrace_ros.instrumentation.request_records import RequestRecorder
 from mtrace_ros.instrumentation.service_seam import create_service_seeing_headers
 from mtrace_ros.instrumentation.service_seam import TakenHeaders
 from mtrace_ros.instrumentation.side_channel import create_side_subscription
+from mtrace_ros.instrumentation.side_channel import reporting_take_errors
 from mtrace_ros.instrumentation.side_channel import taker
 from mtrace_ros.instrumentation.side_channel import waiter
 from mtrace_ros.instrumentation.spanned import spanned
@@ -76,7 +77,6 @@ from rclpy.subscription import Subscription
 from rclpy.task import Future
 
 _ABANDONED = 'service call abandoned (timed out or removed) before its response'
-_CANNOT_TAKE = 'cannot take trace records'
 
 
 class TracedClient(Client):
@@ -253,8 +253,7 @@ def traced_service(
     try:
         matcher = RequestMatcher(
             logger, name,
-            taker(records, lambda ex: notices.report(
-                logger, name, _CANNOT_TAKE, f'{type(ex).__name__}: {ex}')),
+            taker(records, reporting_take_errors(logger, name)),
             waiter(node, records), records.get_publisher_count)
         headers = TakenHeaders()
         service = create_service_seeing_headers(

@@ -16,8 +16,10 @@ from typing import Callable
 from typing import Optional
 from typing import Type
 
+from mtrace_ros.instrumentation import notices
 from rclpy.callback_groups import CallbackGroup
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.impl.rcutils_logger import RcutilsLogger
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -50,6 +52,17 @@ def create_side_subscription(
     # rclpy's own method: a TracedNode's would trace the subscription.
     return Node.create_subscription(
         node, msg_type, topic, _never_called, qos, callback_group=NeverExecuted(), raw=raw)
+
+
+#: What a record reader says when a take fails (see :func:`reporting_take_errors`).
+CANNOT_TAKE = 'cannot take trace records'
+
+
+def reporting_take_errors(logger: RcutilsLogger, name: str) -> Callable[[Exception], None]:
+    """Return an ``on_error`` for :func:`taker` that reports a failed take on ``name``."""
+    def report(error: Exception) -> None:
+        notices.report(logger, name, CANNOT_TAKE, f'{type(error).__name__}: {error}')
+    return report
 
 
 def taker(subscription: Subscription, on_error: Callable[[Exception], None]) -> Callable[[], Any]:
