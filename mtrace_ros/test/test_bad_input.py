@@ -80,6 +80,21 @@ def test_unknown_flag_bits_are_dropped_and_said(make_node, executor, rosout):
     assert spin_until(executor, lambda: _warnings_about(rosout, '/flags', '0xf0'))
 
 
+def test_a_valid_foreign_header_is_continued_with_its_flag(make_node, executor):
+    """Another library's header: its trace and span continue; an unsampled trace stays so."""
+    _, received = _traced_subscriber(make_node, executor, TracedString, 'foreign_header')
+    publisher = _plain_publisher(make_node, executor, TracedString, 'foreign_header')
+    publisher.publish(_hand_made(flags=0))
+    publisher.publish(_hand_made(flags=1))
+    assert spin_until(executor, lambda: len(received) == 2)
+    (_, unsampled), (_, sampled) = received
+    for context in (unsampled, sampled):
+        assert context.trace_id == TRACE.hex() and context.parent_span_id == SPAN.hex()
+        assert context.span_id not in (SPAN.hex(), '0' * 16)
+    assert (unsampled.flags, sampled.flags) == (0, 1)
+    assert unsampled.span_id != sampled.span_id
+
+
 @pytest.mark.parametrize('stamp', [(0, 0), (4_000_000_000, 0), (1, 999_999_999)])
 def test_implausible_stamp_gives_unknown_latency_not_a_drop(
         make_node, executor, recorded, stamp):

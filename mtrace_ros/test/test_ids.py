@@ -1,5 +1,6 @@
 """Ids cut from pooled random blocks: unique across threads, block refills and forks."""
 
+import itertools
 import os
 import threading
 
@@ -55,3 +56,11 @@ def test_memo_computes_once_per_context_and_key():
     assert context.memo('a', make) == 1
     assert context.memo('b', make) == 2
     assert new_root().memo('a', make) == 3
+
+
+def test_an_all_zero_slice_is_never_handed_out():
+    """W3C reserves the all-zero id for "invalid": a block's zero slice is skipped."""
+    span_ids = ids._RandomIds(ids.SPAN_ID_SIZE)
+    block = bytes(8) + b'\x01' * 8 * (ids.IDS_PER_BLOCK - 1)
+    span_ids._state = (block, itertools.count().__next__)
+    assert span_ids.take() == b'\x01' * 8

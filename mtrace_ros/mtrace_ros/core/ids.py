@@ -36,6 +36,7 @@ class _RandomIds:
 
     def __init__(self, size: int) -> None:
         self._size = size
+        self._invalid = bytes(size)
         self._lock = threading.Lock()
         self._state = self._draw()
 
@@ -43,16 +44,19 @@ class _RandomIds:
         return os.urandom(self._size * IDS_PER_BLOCK), itertools.count().__next__
 
     def take(self) -> bytes:
-        """Return ``size`` random bytes no other caller gets."""
+        """Return ``size`` random bytes, not all zero, that no other caller gets."""
         while True:
             state = self._state
             index = state[1]()
-            if index < IDS_PER_BLOCK:
-                start = index * self._size
-                return state[0][start:start + self._size]
-            with self._lock:
-                if self._state is state:
-                    self._state = self._draw()
+            if index >= IDS_PER_BLOCK:
+                with self._lock:
+                    if self._state is state:
+                        self._state = self._draw()
+                continue
+            start = index * self._size
+            taken = state[0][start:start + self._size]
+            if taken != self._invalid:
+                return taken
 
     def redraw(self) -> None:
         """Drop the remaining bytes (in a forked child: they are the parent's too)."""
@@ -65,17 +69,7 @@ _span_ids = _RandomIds(SPAN_ID_SIZE)
 os.register_at_fork(after_in_child=lambda: (_trace_ids.redraw(), _span_ids.redraw()))
 
 
-def new_trace_id() -> bytes:
-    """Return 16 random bytes, not all zero."""
-    trace_id = _trace_ids.take()
-    while trace_id == INVALID_TRACE_ID:
-        trace_id = _trace_ids.take()
-    return trace_id
-
-
-def new_span_id() -> bytes:
-    """Return 8 random bytes, not all zero."""
-    span_id = _span_ids.take()
-    while span_id == INVALID_SPAN_ID:
-        span_id = _span_ids.take()
-    return span_id
+#: Return 16 random bytes, not all zero (a trace id).
+new_trace_id: Callable[[], bytes] = _trace_ids.take
+#: Return 8 random bytes, not all zero (a span id).
+new_span_id: Callable[[], bytes] = _span_ids.take

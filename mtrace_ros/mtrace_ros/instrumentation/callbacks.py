@@ -34,7 +34,11 @@ from typing import TypeVar
 from mtrace_ros.core.context import attach
 from mtrace_ros.core.context import current_trace
 from mtrace_ros.core.context import detach
+from mtrace_ros.core.context import FLAG_SAMPLED
 from mtrace_ros.core.context import TraceContext
+from mtrace_ros.core.ids import INVALID_SPAN_ID
+from mtrace_ros.core.ids import INVALID_TRACE_ID
+from mtrace_ros.core.ids import new_span_id
 from mtrace_ros.export import spans
 from mtrace_ros.instrumentation import notices
 from mtrace_ros.instrumentation.replay import ReplayDetector
@@ -54,6 +58,9 @@ _PLAUSIBLE_LATENCY_NS = 3600 * 1_000_000_000
 
 # Returns (the TracedHeader, the value handed to the user callback).
 Unpack = Callable[[Any], Tuple[Any, Any]]
+#: Returns the context a message's callback runs in, the value handed to the
+#: user callback, and the span to end after it; or ``None``: drop the message.
+Enter = Callable[[Any, Tuple[Any, ...]], Optional[Tuple[Optional[TraceContext], Any, Any]]]
 
 # What rclpy sees of a wrapper that needs the MessageInfo its user callback does not take.
 _MESSAGE_AND_INFO = inspect.Signature([
@@ -221,6 +228,39 @@ def _make_enter(
     return enter
 
 
+def _make_header_enter(
+    field: str, replay: Optional[ReplayDetector], general: Enter,
+) -> Enter:
+    """
+    Return the per-message step of a message with a ``TracedHeader`` field, common case first.
+
+    A header with a valid context and no unknown flags, handled while no span
+    is recorded and not played back, needs only the context's child: made
+    here in one step, the in-band route's hot path (the message itself is
+    what the callback gets). Anything else goes the ``general`` way, which
+    reads the header again and says what is wrong with it.
+    """
+    recording = spans.recording
+
+    def enter(
+        received: Any, info: Tuple[Any, ...],
+    ) -> Optional[Tuple[Optional[TraceContext], Any, Optional[spans.Span]]]:
+        try:
+            header = getattr(received, field)
+            trace_id = header.trace_id.tobytes()
+            span_id = header.span_id.tobytes()
+            flags = header.flags
+        except Exception:  # the general step reports it
+            return general(received, info)
+        if (flags > FLAG_SAMPLED or trace_id == INVALID_TRACE_ID
+                or span_id == INVALID_SPAN_ID or recording()
+                or (replay is not None and info and replay.from_player(info[0]))):
+            return general(received, info)
+        return TraceContext(trace_id, new_span_id(), span_id, flags), received, None
+
+    return enter
+
+
 def traced_callback(
     callback: Callable[..., Any],
     unpack: Unpack,
@@ -230,6 +270,7 @@ def traced_callback(
     logger: RcutilsLogger,
     tracing: bool = True,
     replay: Optional[ReplayDetector] = None,
+    header_field: Optional[str] = None,
 ) -> Callable[..., Any]:
     """
     Return a subscription callback that runs ``callback`` in each message's trace.
@@ -244,14 +285,14 @@ def traced_callback(
     :param replay: recognizes played-back messages, which then start a new
         trace linked to the recorded one (the wrapper then takes the
         ``MessageInfo``, and hands it on only to a callback that takes it).
+    :param header_field: the ``TracedHeader`` field of what rclpy hands over,
+        when that is the message itself (not raw, not an envelope): read
+        there first, in one step, in the common case.
     """
     enter = _make_enter(unpack, node_name, topic, logger, tracing, replay)
+    if tracing and header_field is not None:
+        enter = _make_header_enter(header_field, replay, enter)
     return entered_callback(callback, enter, needs_info=replay is not None)
-
-
-#: Returns the context a message's callback runs in, the value handed to the
-#: user callback, and the span to end after it; or ``None``: drop the message.
-Enter = Callable[[Any, Tuple[Any, ...]], Optional[Tuple[Optional[TraceContext], Any, Any]]]
 
 
 def entered_callback(

@@ -80,7 +80,7 @@ def header_callback(
         callback, _header_unpacker(msg_type, field, raw),
         node_name=node.get_logger().name, topic=resolved,
         logger=node.get_logger(), tracing=tracing_enabled(),
-        replay=_replay_detector(node, resolved))
+        replay=_replay_detector(node, resolved), header_field=None if raw else field)
 
 
 def create_traced_subscription(
