@@ -57,7 +57,6 @@ class TraceContext:
         span_id: bytes,
         parent_span_id: Optional[bytes] = None,
         flags: int = FLAG_SAMPLED,
-        *,
         span: Any = None,
     ) -> None:
         """
@@ -149,7 +148,7 @@ class TraceContext:
     def child(self, *, span: Any = None) -> 'TraceContext':
         """Return a new span of the same trace whose parent is this span."""
         return TraceContext(
-            self._trace_id, ids.new_span_id(), self._span_id, self._flags, span=span)
+            self._trace_id, ids.new_span_id(), self._span_id, self._flags, span)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TraceContext):
@@ -168,7 +167,7 @@ class TraceContext:
 
 def new_root(flags: int = FLAG_SAMPLED, *, span: Any = None) -> TraceContext:
     """Return the root span of a new trace with fresh random ids."""
-    return TraceContext(ids.new_trace_id(), ids.new_span_id(), None, flags, span=span)
+    return TraceContext(ids.new_trace_id(), ids.new_span_id(), None, flags, span)
 
 
 _CURRENT: ContextVar[Optional[TraceContext]] = ContextVar('mtrace_current', default=None)

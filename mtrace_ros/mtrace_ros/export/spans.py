@@ -342,7 +342,7 @@ def open_span(
         span = Span(node or _default_node(), topic, kind, latency_ns, name)
     if parent is None:
         context = TraceContext(
-            trace_id, new_span_id(), None, FLAG_SAMPLED if sampled else 0, span=span)
+            trace_id, new_span_id(), None, FLAG_SAMPLED if sampled else 0, span)
     else:
         context = parent.child(span=span)
     if span is not None:
