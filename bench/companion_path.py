@@ -9,7 +9,8 @@ when its message needs it. In one process, publisher and subscription are
 each other's only record readers, so records skip the middleware
 (``local_records``); across two processes they go on the wire. Latency
 starts at the clock read just before ``publish()`` (the type has no stamp),
-so it includes the whole publish call (the record's too) on both sides. The wire row adds up serialized sizes.
+so it includes the whole publish call (the record's too) on both sides. The
+wire row adds up serialized sizes.
 """
 
 from typing import List

@@ -22,6 +22,8 @@ from harness import compare
 from harness import median_row
 from harness import Row
 from harness import target_note
+from in_band_floor import FloorPath
+from mtrace_msgs.msg import TracedString
 from ros_setup import DEADLINE_SEC
 from ros_setup import destroy
 from ros_setup import HEADER_PLAIN
@@ -34,6 +36,8 @@ from ros_setup import wait_matched
 
 #: Messages published before waiting for their delivery (one process).
 CHUNK = 20
+#: A hand-inlined in-band tracer doing only what every hop must (see in_band_floor).
+FLOOR = FloorPath('floor', TracedString, traced=True, has_header=True)
 
 
 class OneProcess:
@@ -157,5 +161,8 @@ def run(session: Session, *, quick: bool, repeat: int) -> List[Row]:
         rows.append(one_process_row(
             session, HEADER_PLAIN, HEADER_TRACED, 65536, count, repeat,
             group='2 throughput', case='64 KiB, one process'))
+        rows.append(one_process_row(
+            session, HEADER_PLAIN, FLOOR, 256, count, repeat, group='2 throughput',
+            case='256 B, one process: the least in-band tracing (in_band_floor.py)'))
     rows.append(two_process_row(session, HEADER_PLAIN, HEADER_TRACED, 256, count * 3, repeat))
     return rows
