@@ -37,11 +37,13 @@ that message's trace (spoofing cannot be told apart from a real record);
 records that match nothing expire, bounded in count and age, and are counted.
 """
 
+import operator
 import time
 from typing import Any
 from typing import Callable
 from typing import List
 from typing import Optional
+from typing import Sequence
 from typing import Tuple
 from typing import Union
 import weakref
@@ -148,15 +150,18 @@ class _Matcher:
             record, candidates = self._match(info[0] if info else None)
         except Exception as ex:  # the message is handed over whatever went wrong here
             notices.report(self._logger, self._topic, UNMATCHED, f'{type(ex).__name__}: {ex}')
-            record, candidates = None, []
+            record, candidates = None, ()
         parent = None if record is None else record.context
         if record is not None and record.problem is not None:
             kind = record.problem.kind
             if parent is None:
                 kind += '; starting a new trace for each such message'
             notices.report(self._logger, self._topic, kind, record.problem.detail)
+        recording = spans.recording()
+        if parent is not None and not recording:  # the common case: the context alone
+            return parent.child(), received, None
         latency = None
-        if parent is not None and spans.recording():
+        if parent is not None:
             latency = latency_ns(record.stamp_ns, time.time_ns())
         context = spans.open_span(
             spans.KIND_RECEIVE, parent, node=self._node_name, topic=self._topic,
@@ -167,13 +172,13 @@ class _Matcher:
                 span.add_link(candidate)
         return context, received, span
 
-    def _match(self, info: Any) -> Tuple[Optional[Decoded], List[TraceContext]]:
+    def _match(self, info: Any) -> Tuple[Optional[Decoded], Sequence[TraceContext]]:
         """Return the message's record (or ``None``), and the candidates of an ambiguous one."""
         info = info if isinstance(info, dict) else {}
         sequence = info.get('publication_sequence_number')
         if not isinstance(sequence, int) or not 0 < sequence < _UINT64_MAX:
             notices.report(self._logger, self._topic, NO_SEQUENCE, f'got {sequence!r}')
-            return None, []
+            return None, ()
         gid_info = info.get('publisher_gid')
         if gid_info is not None:
             gid = bytes(gid_info['data'])[:GID_SIZE]
@@ -190,7 +195,7 @@ class _Matcher:
                 return self._ambiguous(sequence)
         if record is None:
             notices.report(self._logger, self._topic, NO_RECORD, f'publisher gid {gid.hex()}')
-        return record, []
+        return record, ()
 
     def _ambiguous(self, sequence: int) -> Tuple[None, List[TraceContext]]:
         found = self.inbox.candidates(lambda key: key.sequence_number == sequence)
@@ -221,8 +226,8 @@ class _Matcher:
         return self._publishers
 
 
-def _key_of(record: Decoded) -> Optional[RecordKey]:
-    return record.key
+#: A record's key (``None`` for one that cannot match: dropped), without a Python frame.
+_key_of: Callable[[Decoded], Optional[RecordKey]] = operator.attrgetter('key')
 
 
 def companion_callback(

@@ -42,7 +42,8 @@ ON_DEMAND = NeverExecuted()
 
 #: Records kept waiting for their message, per inbox, at most.
 MAX_RECORDS = 1024
-#: How long a record waits for its message, at most.
+#: How long a record waits for its message: older ones are dropped as later records come
+#: (looked for at most every eighth of it, so a record may wait up to 1/8 longer).
 MAX_AGE_NS = 10 * 1_000_000_000
 #: A record found in the store takes one from the side channel on the first and
 #: then every this many such finds (a look costs about as much as the rest of a take).
@@ -87,6 +88,8 @@ class RecordInbox(Generic[K, R]):
         self._max_age_ns = MAX_AGE_NS if max_age_ns is None else max_age_ns
         self._lock = threading.Lock()
         self._finds = 0
+        # When old records were last dropped: _keep looks again an eighth of their age later.
+        self._swept_ns = -self._max_age_ns
         # key -> (arrival ns, record), oldest first
         self._store: 'collections.OrderedDict[K, Tuple[int, R]]' = collections.OrderedDict()
 
@@ -95,9 +98,10 @@ class RecordInbox(Generic[K, R]):
         return len(self._store)
 
     def put(self, record: R) -> None:
-        """Store a record delivered by a callback (executors that run the side channel's)."""
+        """Store a record delivered by a callback, or by a publisher of this process."""
+        key, now = self._key_of(record), time.monotonic_ns()
         with self._lock:
-            self._keep(record, time.monotonic_ns(), self._key_of(record))
+            self._keep(record, now, key)
 
     def take(self, key: K) -> Optional[R]:
         """
@@ -163,10 +167,11 @@ class RecordInbox(Generic[K, R]):
         if key in store:  # a repeated key: the latest record, last in line
             del store[key]
         store[key] = (now, record)
-        if len(store) > self.max_records or next(iter(store.values()))[0] < now - self._max_age_ns:
+        if len(store) > self.max_records or now - self._swept_ns >= self._max_age_ns >> 3:
             self._drop_old(now)
 
     def _drop_old(self, now: int) -> None:
+        self._swept_ns = now
         store = self._store
         expired = 0
         oldest = now - self._max_age_ns
