@@ -6,7 +6,8 @@ active context (or a new root), copy its ids into the header's arrays, set
 the flags and the stamp; on receive, read the ids, make the child context
 and hold it in a ``ContextVar`` while the callback runs. No checks of the
 input, no notices, no replay or layout checks, no spans, no OpenTelemetry
-bridge. Its one-process throughput next to plain rclpy, in the same run as
+bridge; its callback takes no ``MessageInfo`` (mtrace's replay check needs
+one). Its one-process throughput next to plain rclpy, in the same run as
 mtrace's, says how far pure Python can go (bench/README.md).
 """
 

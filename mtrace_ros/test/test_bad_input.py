@@ -93,6 +93,7 @@ def test_a_valid_foreign_header_is_continued_with_its_flag(make_node, executor):
         assert context.span_id not in (SPAN.hex(), '0' * 16)
     assert (unsampled.flags, sampled.flags) == (0, 1)
     assert unsampled.span_id != sampled.span_id
+    assert not [name for (_, name, _) in notices.counts() if name == '/foreign_header']
 
 
 @pytest.mark.parametrize('stamp', [(0, 0), (4_000_000_000, 0), (1, 999_999_999)])

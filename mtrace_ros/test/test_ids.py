@@ -61,6 +61,8 @@ def test_memo_computes_once_per_context_and_key():
 def test_an_all_zero_slice_is_never_handed_out():
     """W3C reserves the all-zero id for "invalid": a block's zero slice is skipped."""
     span_ids = ids._RandomIds(ids.SPAN_ID_SIZE)
-    block = bytes(8) + b'\x01' * 8 * (ids.IDS_PER_BLOCK - 1)
+    block = bytes(8) + b'\x01' * 8 * (ids.IDS_PER_BLOCK - 2) + bytes(8)
     span_ids._state = (block, itertools.count().__next__)
-    assert span_ids.take() == b'\x01' * 8
+    taken = [span_ids.take() for _ in range(ids.IDS_PER_BLOCK - 1)]
+    assert taken[:-1] == [b'\x01' * 8] * (ids.IDS_PER_BLOCK - 2)
+    assert taken[-1] != bytes(8) and len(taken[-1]) == 8  # past the last zero: a new block

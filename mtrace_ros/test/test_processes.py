@@ -45,7 +45,7 @@ def _tick(record) -> int:
 
 def _every_hop_in_a_trace_of_a_but_discovery(roots, b, c, msg_type) -> None:
     """
-    Check that b and c ran every message in a trace a started, but the first ones.
+    Check every hop at b and c: the message's data, its trace and its parent span.
 
     On the companion route, data and records are matched by discovery
     separately (README, limits): a message that comes before its publisher's
@@ -53,21 +53,31 @@ def _every_hop_in_a_trace_of_a_but_discovery(roots, b, c, msg_type) -> None:
     That happens only before the first message that went all the way in a's
     trace (a match, once made, stays), and never attaches a wrong trace.
     """
-    started = {r['trace_id'] for r in roots}
+    root_of = {r['trace_id']: r for r in roots}
     at_b, at_c = b.records(), c.records()
-    whole = [_tick(r) for r in at_c if r['trace_id'] in started]
+    whole = [_tick(r) for r in at_c if r['trace_id'] in root_of]
     assert whole, (at_b, at_c)
-    strays_b = [r for r in at_b if r['trace_id'] not in started]
-    new_traces_b = {r['trace_id'] for r in strays_b}
-    strays_c = [r for r in at_c if r['trace_id'] not in started]
+    hop_at_b = {(r['trace_id'], r['data']): r for r in at_b}
+    strays = {b: [], c: []}
+    for r in at_b:
+        root = root_of.get(r['trace_id'])
+        if root is None:  # a new root at b
+            assert r['parent_span_id'] is None, r
+            strays[b].append(r)
+        else:
+            assert (r['data'], r['parent_span_id']) == (root['data'], root['span_id']), r
+    for r in at_c:
+        if r['parent_span_id'] is None:  # a new root at c
+            strays[c].append(r)
+            continue
+        parent = hop_at_b.get((r['trace_id'], r['data']))
+        assert parent is not None and r['parent_span_id'] == parent['span_id'], r
+        if r['trace_id'] not in root_of:  # the hop of a trace b started
+            strays[c].append(r)
     if msg_type == 'traced':  # the header is in the message: nothing to miss
-        assert not strays_b and not strays_c, (at_b, at_c)
+        assert not strays[b] and not strays[c], strays
         return
-    assert all(r['parent_span_id'] is None for r in strays_b), strays_b
-    # At c: a new root of its own, or the hop of one b started.
-    assert all(r['parent_span_id'] is None or r['trace_id'] in new_traces_b
-               for r in strays_c), (strays_b, strays_c)
-    assert all(_tick(r) < min(whole) for r in strays_b + strays_c), (min(whole), at_b, at_c)
-    for node, strays in ((b, strays_b), (c, strays_c)):
-        if any(r['parent_span_id'] is None for r in strays):  # each new root is reported
-            assert 'no trace record for a message' in node.output(), node.output()
+    assert all(_tick(r) < min(whole) for r in strays[b] + strays[c]), (min(whole), strays)
+    for node, found in strays.items():
+        if any(r['parent_span_id'] is None for r in found):  # each new root is reported
+            assert 'starting a new trace' in node.output(), node.output()

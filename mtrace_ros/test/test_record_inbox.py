@@ -81,6 +81,23 @@ def test_records_expire_by_age(monkeypatch):
     assert inbox.take('old') is None and inbox.take('middle') == ('middle', 2)
 
 
+def test_old_records_are_looked_for_every_eighth_of_their_age(monkeypatch):
+    """A record expires at most max_age / 8 late: the store is not scanned on every keep."""
+    now = [0]
+    monkeypatch.setattr(record_inbox.time, 'monotonic_ns', lambda: now[0])
+    dropped = []
+    inbox = _inbox(Channel(), dropped, max_age_ns=800)
+    inbox.put(('old', 1))  # looked at 0
+    now[0] = 799
+    inbox.put(('a', 2))  # looked at 799: 'old' is not too old yet
+    now[0] = 850
+    inbox.put(('b', 3))  # 51 after the last look: not looked for
+    assert dropped == [] and len(inbox) == 3
+    now[0] = 900
+    inbox.put(('c', 4))  # 101 after it: 'old' (900 > 800) goes
+    assert dropped == [(1, 'expired')] and len(inbox) == 3
+
+
 def test_a_repeated_key_keeps_the_latest_record():
     inbox = _inbox(Channel(), [])
     inbox.put(('a', 1))

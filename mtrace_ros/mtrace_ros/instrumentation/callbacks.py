@@ -250,10 +250,11 @@ def _make_header_enter(
             trace_id = header.trace_id.tobytes()
             span_id = header.span_id.tobytes()
             flags = header.flags
+            usual = not (flags > FLAG_SAMPLED or trace_id == INVALID_TRACE_ID
+                         or span_id == INVALID_SPAN_ID)
         except Exception:  # the general step reports it
-            return general(received, info)
-        if (flags > FLAG_SAMPLED or trace_id == INVALID_TRACE_ID
-                or span_id == INVALID_SPAN_ID or recording()
+            usual = False
+        if (not usual or recording()
                 or (replay is not None and info and replay.from_player(info[0]))):
             return general(received, info)
         return TraceContext(trace_id, new_span_id(), span_id, flags), received, None

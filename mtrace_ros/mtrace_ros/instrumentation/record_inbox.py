@@ -69,7 +69,8 @@ class RecordInbox(Generic[K, R]):
     :param on_dropped: told about records dropped unmatched.
     :param max_records: the store's bound (older records are dropped first;
         default :data:`MAX_RECORDS`, read when the inbox is made).
-    :param max_age_ns: how long a record waits in the store (default :data:`MAX_AGE_NS`).
+    :param max_age_ns: how long a record waits in the store (default :data:`MAX_AGE_NS`;
+        dropped as later records come, at most an eighth of it late).
     """
 
     def __init__(
@@ -99,9 +100,9 @@ class RecordInbox(Generic[K, R]):
 
     def put(self, record: R) -> None:
         """Store a record delivered by a callback, or by a publisher of this process."""
-        key, now = self._key_of(record), time.monotonic_ns()
-        with self._lock:
-            self._keep(record, now, key)
+        key = self._key_of(record)
+        with self._lock:  # the clock read inside: the store stays in arrival order
+            self._keep(record, time.monotonic_ns(), key)
 
     def take(self, key: K) -> Optional[R]:
         """
@@ -160,7 +161,11 @@ class RecordInbox(Generic[K, R]):
         self._drop_old(now)  # also when nothing came
 
     def _keep(self, record: R, now: int, key: Optional[K]) -> None:
-        """Store ``record`` under ``key`` (not if ``None``), then drop the too old, too many."""
+        """
+        Store ``record`` under ``key`` (not if ``None``), then drop the too many and the too old.
+
+        The too old are looked for once an eighth of their age has passed since the last look.
+        """
         if key is None:
             return
         store = self._store
