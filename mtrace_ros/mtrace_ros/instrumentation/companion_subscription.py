@@ -157,11 +157,8 @@ class _Matcher:
             if parent is None:
                 kind += '; starting a new trace for each such message'
             notices.report(self._logger, self._topic, kind, record.problem.detail)
-        recording = spans.recording()
-        if parent is not None and not recording:  # the common case: the context alone
-            return parent.child(), received, None
         latency = None
-        if parent is not None:
+        if parent is not None and spans.recording():
             latency = latency_ns(record.stamp_ns, time.time_ns())
         context = spans.open_span(
             spans.KIND_RECEIVE, parent, node=self._node_name, topic=self._topic,
