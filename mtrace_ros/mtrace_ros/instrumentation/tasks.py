@@ -192,18 +192,14 @@ def _unsupported() -> Optional[str]:
                         (Future, 'remove_done_callback')):
         if not callable(getattr(owner, name, None)):
             return f'{owner.__name__}.{name} is missing'
-    try:
-        parameters = tuple(inspect.signature(_rclpy_task_init).parameters)
-    except (TypeError, ValueError) as ex:
-        return f'Task.__init__ has no readable signature ({ex})'
-    if parameters != _TASK_PARAMETERS:
-        return f'Task.__init__ takes {parameters}, expected {_TASK_PARAMETERS}'
-    try:
-        parameters = tuple(inspect.signature(_rclpy_task_call).parameters)
-    except (TypeError, ValueError) as ex:
-        return f'Task.__call__ has no readable signature ({ex})'
-    if parameters != ('self',):
-        return f"Task.__call__ takes {parameters}, expected ('self',)"
+    for name, method, expected in (('__init__', _rclpy_task_init, _TASK_PARAMETERS),
+                                   ('__call__', _rclpy_task_call, ('self',))):
+        try:
+            parameters = tuple(inspect.signature(method).parameters)
+        except (TypeError, ValueError) as ex:
+            return f'Task.{name} has no readable signature ({ex})'
+        if parameters != expected:
+            return f'Task.{name} takes {parameters}, expected {expected}'
     return None
 
 
